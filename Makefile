@@ -1,0 +1,37 @@
+# Two commands do all the set-up (see README.md):
+#   make lab    create .venv, install the course, open JupyterLab on notebooks/ (localhost, with a token)
+#   make test   create .venv, install the course and its test tools, run every test
+# PYTHON picks the interpreter that creates the virtual environment (3.10 or newer).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8888
+
+.PHONY: lab test install install-test clean
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "vae-course needs Python 3.10 or newer, got " + sys.version.split()[0]'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# A stamp per extra: editing pyproject.toml re-runs the install, nothing else does.
+$(VENV)/.installed-lab: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --progress-bar off -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --progress-bar off -e '.[test]'
+	touch $@ $(VENV)/.installed-lab
+
+install: $(VENV)/.installed-lab
+install-test: $(VENV)/.installed-test
+
+lab: install
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.root_dir=notebooks
+
+test: install-test
+	$(BIN)/python -m pytest --nbval-lax --nbval-current-env tests notebooks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,68 @@
+"""Interactive figures for the lessons: controls on top, a readout line, then a figure redrawn on change.
+
+Every widget of the course is built by `live_plot`, so every one behaves the same way in JupyterLab:
+the figure keeps a fixed height (the page does not jump while a slider moves), and an error inside a
+callback is printed in the widget's output instead of being lost in the kernel log.
+"""
+
+from __future__ import annotations
+
+import html
+import traceback
+from typing import Callable
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+
+# CSS classes the browser tests look for (tests/test_browser.py)
+READOUT_CLASS = "vae-readout"
+FIGURE_CLASS = "vae-figure"
+WIDGET_CLASS = "vae-live-plot"
+
+
+def slider(description: str, value: float, min: float, max: float, step: float, **kwargs) -> widgets.FloatSlider:
+    """A float slider that redraws only on release, with a description wide enough to read."""
+    kwargs.setdefault("continuous_update", False)
+    kwargs.setdefault("style", {"description_width": "initial"})
+    kwargs.setdefault("layout", widgets.Layout(width="320px"))
+    return widgets.FloatSlider(value=value, min=min, max=max, step=step, description=description, **kwargs)
+
+
+def live_plot(controls: dict[str, widgets.ValueWidget], draw: Callable[..., str | None], *,
+              height: str = "440px", columns: int = 2) -> widgets.VBox:
+    """Call `draw(**values)` now and whenever a control changes.
+
+    `draw` builds a matplotlib figure (shown in the output area) and may return a short HTML string,
+    shown above the figure as the readout (for example the KL value). `controls` maps `draw`'s
+    argument names to widgets (sliders, dropdowns, toggles).
+    """
+    if not controls:
+        raise ValueError("controls must name at least one widget")
+    readout = widgets.HTML(value="").add_class(READOUT_CLASS)
+    output = widgets.Output(layout=widgets.Layout(height=height, overflow="hidden")).add_class(FIGURE_CLASS)
+
+    def redraw(change=None) -> None:
+        values = {name: control.value for name, control in controls.items()}
+        with output:
+            output.clear_output(wait=True)
+            try:
+                text = draw(**values)
+                plt.show()
+                readout.value = text or ""
+            except Exception as error:  # shown to the learner, not swallowed by the kernel
+                plt.close("all")
+                readout.value = f"<b style='color:#b00'>error: {html.escape(repr(error))}</b>"
+                traceback.print_exc()
+
+    for control in controls.values():
+        control.observe(redraw, names="value")
+    rows = list(controls.values())
+    grid = widgets.GridBox(rows, layout=widgets.Layout(grid_template_columns=" ".join(["auto"] * columns)))
+    box = widgets.VBox([grid, readout, output]).add_class(WIDGET_CLASS)
+    redraw()
+    return box
+
+
+def kl_readout(kl_pq: float, kl_qp: float) -> str:
+    """The readout line of the KL widgets (lessons 02 and 03): both directions, in nats."""
+    return f"KL(p ‖ q) = <b>{kl_pq:.4f}</b> nats &nbsp;·&nbsp; KL(q ‖ p) = <b>{kl_qp:.4f}</b> nats"
