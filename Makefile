@@ -27,8 +27,12 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed-lab
 install-test: $(VENV)/.installed-test
 
+# Token authentication stays on and the server listens on localhost only. JupyterLab refuses to run
+# as root (common in containers) unless told to; we tell it so only when that is the case.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
+
 lab: install
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.root_dir=notebooks
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.root_dir=notebooks $(ALLOW_ROOT)
 
 test: install-test
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env tests notebooks
