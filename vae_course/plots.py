@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ._validate import as_finite_array, as_positive_array, require_positive_int
+from ._validate import as_finite_array, as_positive_array, broadcast_arrays, require_positive_int
 from .kl import _mvn_args, kl_mvn, kl_normal_1d, normal_logpdf_1d
 
 
@@ -151,3 +151,203 @@ def plot_mvn_kl_2d(mu1, sd1, rho1: float, mu2, cov2, rho_range=(-0.95, 0.95), xy
     ax_rho.legend(fontsize="small")
     fig.tight_layout()
     return fig
+
+
+# ----------------------------------------------------------------------------------------------
+# The ELBO and reparameterization lessons (04-05)
+
+
+def plot_elbo_gap_1d(model, x, q_mean: float, q_std: float, mean_range=None):
+    """Lesson 04's figure for a LinearGaussian model with a 1-D latent and q = N(q_mean, q_std^2).
+
+    Left: the exact posterior p(z | x) and q. Right: the ELBO as q's mean sweeps `mean_range` (q_std
+    held), under the line log p(x); the gap at the current q is drawn and labelled with its value,
+    which is KL(q || p(z | x)). `mean_range` defaults to the posterior mean +- 3, which does not move
+    with q, so the view stays put while a slider moves. Returns the figure.
+    """
+    if model.latent_dim != 1:
+        raise ValueError(f"model must have a 1-D latent for this figure, got latent_dim={model.latent_dim}")
+    q_mean = float(as_finite_array("q_mean", q_mean))
+    q_std = float(as_positive_array("q_std", q_std))
+    post_mean, post_cov = model.posterior(x)
+    post_mean, post_std = float(post_mean[0]), float(post_cov[0, 0]) ** 0.5
+    lo, hi = _check_range("mean_range", (post_mean - 3, post_mean + 3) if mean_range is None else mean_range)
+    log_px = model.log_evidence(x)
+    elbo = model.elbo(x, [q_mean], [[q_std**2]])
+    fig, (ax_z, ax_elbo) = plt.subplots(1, 2, figsize=(10, 3.4))
+    z = np.linspace(min(lo, q_mean - 4 * q_std), max(hi, q_mean + 4 * q_std), 400)
+    for mu, sd, name in ((post_mean, post_std, "posterior p(z | x)"), (q_mean, q_std, "q(z)")):
+        density = np.exp(normal_logpdf_1d(z, mu, sd))
+        ax_z.fill_between(z, density, alpha=0.25)
+        ax_z.plot(z, density, label=f"{name} = N({mu:.2f}, {sd:.2f}$^2$)")
+    ax_z.set(xlabel="z", ylabel="density", xlim=(lo, hi))
+    ax_z.legend(fontsize="small", loc="upper left")
+    means = np.linspace(lo, hi, 121)
+    ax_elbo.plot(means, [model.elbo(x, [m], [[q_std**2]]) for m in means], label=f"ELBO, q's sd held at {q_std:.2f}")
+    ax_elbo.axhline(log_px, color="k", lw=1, label=f"log p(x) = {log_px:.3f}")
+    ax_elbo.plot([q_mean, q_mean], [elbo, log_px], color="C3", lw=2,
+                 label=f"gap = KL(q || p(z|x)) = {log_px - elbo:.3f}")
+    ax_elbo.plot(q_mean, elbo, "o", color="C3", ms=5)
+    ax_elbo.set(xlabel="mean of q", ylabel="nats", xlim=(lo, hi), ylim=(min(elbo, log_px - 4) - 0.5, log_px + 1))
+    ax_elbo.legend(fontsize="small", loc="lower center")
+    fig.tight_layout()
+    return fig
+
+
+def plot_iwae_bounds(ks, means, stderrs, log_evidence: float, ax=None):
+    """The importance-weighted bound against k (log axis) with +-2 standard errors, under log p(x); returns the axis."""
+    ks, means, stderrs = broadcast_arrays(ks=as_positive_array("ks", ks), means=as_finite_array("means", means),
+                                          stderrs=as_finite_array("stderrs", stderrs))
+    log_evidence = float(as_finite_array("log_evidence", log_evidence))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 3.2))
+    ax.errorbar(ks, means, yerr=2 * stderrs, fmt="o-", ms=4, capsize=3,
+                label=r"IWAE bound $\mathcal{L}_k$ ($\pm$2 s.e.)")
+    ax.axhline(log_evidence, color="k", lw=1, label=f"log p(x) = {log_evidence:.3f}")
+    ax.set(xscale="log", xlabel="k (importance samples)", ylabel="nats")
+    ax.legend(fontsize="small", loc="lower right")
+    return ax
+
+
+def plot_gradient_variance(sample_counts, variances: dict, ax=None):
+    """Measured variance of each gradient estimator against the number of samples, on log-log axes; returns the axis.
+
+    `variances` maps an estimator's name to its variances, one per sample count.
+    """
+    counts = as_positive_array("sample_counts", sample_counts)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 3.4))
+    for name, values in variances.items():
+        values = as_positive_array(f"variances[{name!r}]", values)
+        if values.shape != counts.shape:
+            raise ValueError(f"variances[{name!r}] must have one value per sample count ({counts.size}), "
+                             f"got shape {values.shape}")
+        ax.plot(counts, values, "o-", ms=4, label=name)
+    ax.set(xscale="log", yscale="log", xlabel="samples per estimate n", ylabel="variance of the gradient estimate")
+    ax.legend(fontsize="small")
+    return ax
+
+
+# ----------------------------------------------------------------------------------------------
+# The MNIST lessons (06-07): images, loss curves, latent spaces
+
+
+def _as_images(name: str, images, shape: tuple[int, int]) -> np.ndarray:
+    """(N, H*W) or (N, H, W) tensors or arrays -> (N, H, W) float array."""
+    if hasattr(images, "detach"):
+        images = images.detach().cpu().numpy()
+    array = as_finite_array(name, images)
+    if array.ndim == 2 and array.shape[1] == shape[0] * shape[1]:
+        array = array.reshape(-1, *shape)
+    if array.ndim != 3 or array.shape[1:] != tuple(shape):
+        raise ValueError(f"{name} must have shape (N, {shape[0] * shape[1]}) or (N, {shape[0]}, {shape[1]}), got {array.shape}")
+    return array
+
+
+def tile_images(images, ncol: int, shape: tuple[int, int] = (28, 28), pad: int = 1) -> np.ndarray:
+    """Lay N images out row by row, `ncol` per row, on one canvas (padding = 1.0, white); returns (H', W')."""
+    array = _as_images("images", images, shape)
+    ncol = require_positive_int("ncol", ncol)
+    nrow = -(-len(array) // ncol)
+    h, w = shape
+    canvas = np.ones((nrow * (h + pad) + pad, ncol * (w + pad) + pad))
+    for i, image in enumerate(array):
+        r, c = divmod(i, ncol)
+        canvas[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = image
+    return canvas
+
+
+def plot_image_grid(images, ncol: int = 10, ax=None, title: str | None = None, shape: tuple[int, int] = (28, 28)):
+    """Images (grey levels or probabilities in [0, 1]) in a grid, dark ink on white; returns the axis."""
+    canvas = tile_images(images, ncol, shape)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.45 * min(ncol, len(_as_images("images", images, shape))) + 0.4,
+                                      0.45 * canvas.shape[0] / (shape[0] + 1) + 0.5))
+    ax.imshow(canvas, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize="medium")
+    return ax
+
+
+def plot_image_rows(rows, row_labels, col_labels=None, title: str | None = None, shape: tuple[int, int] = (28, 28)):
+    """One labelled row of images per entry of `rows` (each (N, H*W), same N): perturbations, interpolations."""
+    arrays = [_as_images(f"rows[{i}]", r, shape) for i, r in enumerate(rows)]
+    if len(row_labels) != len(arrays) or len({len(a) for a in arrays}) != 1:
+        raise ValueError(f"rows must hold equally long rows, one per row label; got lengths {[len(a) for a in arrays]} "
+                         f"for {len(row_labels)} labels")
+    n = len(arrays[0])
+    fig, axes = plt.subplots(len(arrays), n, figsize=(0.62 * n + 1.2, 0.62 * len(arrays) + 0.5), squeeze=False)
+    for r, (array, label) in enumerate(zip(arrays, row_labels)):
+        for c, image in enumerate(array):
+            ax = axes[r, c]
+            ax.imshow(image, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+            if c == 0:
+                ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize="small")
+            if r == 0 and col_labels is not None:
+                ax.set_title(col_labels[c], fontsize="x-small")
+    if title:
+        fig.suptitle(title, fontsize="medium")
+    fig.subplots_adjust(wspace=0.05, hspace=0.05)
+    return fig
+
+
+def plot_loss_curves(history, title: str | None = None):
+    """Reconstruction, KL and total loss per epoch (nats per image), training and validation; returns the figure."""
+    fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.0))
+    parts = (("recon", "reconstruction  -log p(x | z)"), ("kl", "KL(q(z | x) || p(z))"), ("total", "total = recon + beta KL"))
+    for ax, (key, label) in zip(axes, parts):
+        epochs = np.arange(1, len(history.train[key]) + 1)
+        ax.plot(epochs, history.train[key], label="train")
+        if history.val[key]:
+            ax.plot(epochs, history.val[key], label="validation")
+        ax.set(xlabel="epoch", ylabel="nats per image", title=label)
+        ax.title.set_fontsize("medium")
+    axes[0].legend(fontsize="small")
+    if title:
+        fig.suptitle(title, fontsize="medium")
+    fig.tight_layout()
+    return fig
+
+
+def plot_manifold(images, grid_values, ax=None, shape: tuple[int, int] = (28, 28)):
+    """The decoded images of a square grid of 2-D latent points as one picture; returns the axis.
+
+    `images` are ordered row by row, top row first, for z = (grid_values[j], grid_values[-1 - i])
+    at row i and column j, so that z1 grows to the right and z2 grows upwards.
+    """
+    n = len(grid_values)
+    canvas = tile_images(images, n, shape, pad=0)
+    if canvas.shape != (n * shape[0], n * shape[1]):
+        raise ValueError(f"images must hold len(grid_values)^2 = {n * n} images")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 6))
+    lo, hi = float(grid_values[0]), float(grid_values[-1])
+    half = (hi - lo) / (n - 1) / 2 if n > 1 else 0.5
+    ax.imshow(canvas, cmap="gray_r", vmin=0.0, vmax=1.0, extent=(lo - half, hi + half, lo - half, hi + half))
+    ax.set(xlabel="$z_1$", ylabel="$z_2$")
+    ax.grid(False)
+    return ax
+
+
+def plot_latent_scatter(z, labels, ax=None, point=None, limit: float | None = None):
+    """2-D latent means coloured by digit (tab10, with a legend); `point` (z1, z2) is marked; returns the axis."""
+    z = z.detach().cpu().numpy() if hasattr(z, "detach") else np.asarray(z)
+    labels = labels.detach().cpu().numpy() if hasattr(labels, "detach") else np.asarray(labels)
+    if z.ndim != 2 or z.shape[1] != 2 or len(labels) != len(z):
+        raise ValueError(f"z must have shape (N, 2) with one label per row, got {z.shape} and {len(labels)} labels")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.2, 4.6))
+    for digit in range(10):
+        mask = labels == digit
+        ax.scatter(z[mask, 0], z[mask, 1], s=5, alpha=0.6, color=plt.cm.tab10(digit), label=str(digit))
+    if point is not None:
+        ax.plot(*point, "k*", ms=14, mec="w")
+    if limit is not None:
+        ax.set(xlim=(-limit, limit), ylim=(-limit, limit))
+    ax.set(xlabel="$z_1$", ylabel="$z_2$", aspect="equal")
+    ax.legend(fontsize="x-small", markerscale=2, ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="digit")
+    return ax

@@ -66,3 +66,30 @@ def live_plot(controls: dict[str, widgets.ValueWidget], draw: Callable[..., str 
 def kl_readout(kl_pq: float, kl_qp: float) -> str:
     """The readout line of the KL widgets (lessons 02 and 03): both directions, in nats."""
     return f"KL(p ‖ q) = <b>{kl_pq:.4f}</b> nats &nbsp;·&nbsp; KL(q ‖ p) = <b>{kl_qp:.4f}</b> nats"
+
+
+def latent_explorer(decode: Callable, z_points, labels, *, limit: float = 3.0, step: float = 0.05,
+                    shape: tuple[int, int] = (28, 28)) -> widgets.VBox:
+    """Lesson 07's widget: two sliders pick a point z = (z1, z2); the figure marks it on the latent scatter
+    and shows the image the decoder makes of it.
+
+    `decode(z)` maps a (1, 2) float tensor to pixel probabilities (1, H*W); `z_points` (N, 2) and
+    `labels` (N,) are the latent means drawn behind the marker, coloured by digit.
+    """
+    import torch
+
+    from .plots import plot_latent_scatter
+
+    def draw(z1: float, z2: float) -> str:
+        with torch.no_grad():
+            image = decode(torch.tensor([[z1, z2]], dtype=torch.float32)).reshape(shape).cpu().numpy()
+        fig, (ax_z, ax_x) = plt.subplots(1, 2, figsize=(8.4, 3.8), gridspec_kw={"width_ratios": [1.5, 1]})
+        plot_latent_scatter(z_points, labels, ax=ax_z, point=(z1, z2), limit=limit)
+        ax_x.imshow(image, cmap="gray_r", vmin=0.0, vmax=1.0)
+        ax_x.set_axis_off()
+        ax_x.set_title("decoded: sigmoid(decode(z))", fontsize="small")
+        fig.tight_layout()
+        return f"z = (<b>{z1:+.2f}</b>, <b>{z2:+.2f}</b>) &nbsp;·&nbsp; mean ink {image.mean():.3f}"
+
+    controls = {"z1": slider("z₁", 0.0, -limit, limit, step), "z2": slider("z₂", 0.0, -limit, limit, step)}
+    return live_plot(controls, draw, height="420px")
