@@ -242,8 +242,13 @@ def kl_uniform(a1, b1, a2, b2) -> float:
 
     Where the first interval pokes out of the second, p puts mass where q has none and the KL is infinite.
     """
-    a1, b1 = float(as_finite_array("a1", a1)), float(as_finite_array("b1", b1))
-    a2, b2 = float(as_finite_array("a2", a2)), float(as_finite_array("b2", b2))
+    ends = {}
+    for name, value in (("a1", a1), ("b1", b1), ("a2", a2), ("b2", b2)):
+        array = as_finite_array(name, value)
+        if array.ndim != 0:
+            raise ValueError(f"{name} must be a single number, got shape {array.shape}")
+        ends[name] = float(array)
+    a1, b1, a2, b2 = ends["a1"], ends["b1"], ends["a2"], ends["b2"]
     for lo_name, lo, hi_name, hi in (("a1", a1, "b1", b1), ("a2", a2, "b2", b2)):
         if not lo < hi:
             raise ValueError(f"{hi_name} must be > {lo_name}, got {lo_name}={lo} and {hi_name}={hi}")

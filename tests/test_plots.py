@@ -1,0 +1,207 @@
+"""vae_course.plots: the figures of the KL lessons draw what they claim, checked against scipy and torch."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from scipy import stats  # noqa: E402
+from torch import distributions as td  # noqa: E402
+
+from vae_course import plots  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def torch_normal_kl(mu1, sigma1, mu2, sigma2):
+    as_normal = lambda m, s: td.Normal(torch.as_tensor(m, dtype=torch.float64), torch.as_tensor(s, dtype=torch.float64))  # noqa: E731
+    return td.kl_divergence(as_normal(mu1, sigma1), as_normal(mu2, sigma2)).numpy()
+
+
+def torch_mvn_kl(mu1, cov1, mu2, cov2) -> float:
+    p = td.MultivariateNormal(torch.tensor(mu1, dtype=torch.float64), covariance_matrix=torch.tensor(cov1))
+    q = td.MultivariateNormal(torch.tensor(mu2, dtype=torch.float64), covariance_matrix=torch.tensor(cov2))
+    return float(td.kl_divergence(p, q))
+
+
+# ---------------------------------------------------------------------------------------------
+# set_style
+
+
+def test_set_style_sets_a_modest_dpi():
+    with plt.rc_context():
+        plots.set_style(dpi=72)
+        assert plt.rcParams["figure.dpi"] == 72
+
+
+# ---------------------------------------------------------------------------------------------
+# covariance_2d and ellipses
+
+
+def test_covariance_2d_entries():
+    cov = plots.covariance_2d(2.0, 0.5, -0.3)
+    np.testing.assert_allclose(cov, [[4.0, -0.3], [-0.3, 0.25]], rtol=1e-15)
+    # its correlation is rho, read back by numpy from samples' formula: cov_xy / (sd_x sd_y)
+    assert cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1]) == pytest.approx(-0.3)
+
+
+@pytest.mark.parametrize("args, message", [
+    ((0.0, 1.0, 0.0), "sd_x must be > 0"),
+    ((1.0, -2.0, 0.0), "sd_y must be > 0"),
+    ((1.0, 1.0, 1.0), "rho must lie strictly between -1 and 1"),
+    ((1.0, 1.0, float("nan")), "rho must be finite"),
+])
+def test_covariance_2d_refuses(args, message):
+    with pytest.raises(ValueError, match=message):
+        plots.covariance_2d(*args)
+
+
+@settings(max_examples=40, deadline=None)
+@given(sd_x=st.floats(0.1, 5), sd_y=st.floats(0.1, 5), rho=st.floats(-0.95, 0.95), n_std=st.floats(0.5, 3),
+       mx=st.floats(-3, 3), my=st.floats(-3, 3))
+def test_ellipse_points_lie_at_mahalanobis_distance_n_std(sd_x, sd_y, rho, n_std, mx, my):
+    cov = np.array([[sd_x**2, rho * sd_x * sd_y], [rho * sd_x * sd_y, sd_y**2]])
+    points = plots.ellipse_points([mx, my], cov, n_std=n_std, n_points=64)
+    diff = points - np.array([mx, my])
+    distance2 = np.einsum("ni,ij,nj->n", diff, np.linalg.inv(cov), diff)  # an independent route: the inverse
+    np.testing.assert_allclose(distance2, n_std**2, rtol=1e-8)
+
+
+def test_ellipse_is_closed_and_encloses_the_right_area():
+    cov = plots.covariance_2d(1.5, 0.4, 0.6)
+    points = plots.ellipse_points([0.3, -1.0], cov, n_std=2.0, n_points=4001)
+    assert points.shape == (4001, 2)
+    np.testing.assert_allclose(points[0], points[-1], atol=1e-12)
+    x, y = points[:, 0], points[:, 1]
+    shoelace = 0.5 * abs(np.dot(x[:-1], y[1:]) - np.dot(x[1:], y[:-1]))
+    # an ellipse with semi-axes k sqrt(lambda_i) has area pi k^2 sqrt(det cov)
+    assert shoelace == pytest.approx(np.pi * 4.0 * np.sqrt(np.linalg.det(cov)), rel=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"mu": [0.0, 0.0, 0.0], "cov": np.eye(3)}, r"mu must have shape \(2,\)"),
+    ({"mu": [0.0, 0.0], "cov": [[1.0, 2.0], [2.0, 1.0]]}, "cov must be positive definite"),
+    ({"mu": [0.0, 0.0], "cov": np.eye(2), "n_std": 0.0}, "n_std must be > 0"),
+    ({"mu": [0.0, 0.0], "cov": np.eye(2), "n_points": 0}, "n_points must be a positive integer"),
+])
+def test_ellipse_points_refuses(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        plots.ellipse_points(**kwargs)
+
+
+def test_plot_gaussian_ellipses_draws_one_curve_per_n_std_and_the_mean():
+    fig, ax = plt.subplots()
+    plots.plot_gaussian_ellipses(ax, [1.0, 2.0], np.eye(2), n_stds=(1.0, 2.0, 3.0), label="p")
+    lines = ax.get_lines()
+    assert len(lines) == 4  # three contours and the mean marker
+    assert {line.get_color() for line in lines} == {lines[0].get_color()}
+    radii = [np.hypot(line.get_xdata() - 1.0, line.get_ydata() - 2.0).mean() for line in lines[:3]]
+    np.testing.assert_allclose(radii, [1.0, 2.0, 3.0], rtol=1e-12)  # circles for the identity covariance
+    assert [h.get_label() for h in ax.get_legend_handles_labels()[0]] == ["p"]
+
+
+# ---------------------------------------------------------------------------------------------
+# plot_discrete_pair
+
+
+def test_plot_discrete_pair_bar_heights_are_the_probabilities():
+    p, q = [0.1, 0.2, 0.7], [0.3, 0.3, 0.4]
+    ax = plots.plot_discrete_pair(p, q, labels=["a", "b", "c"])
+    heights = [patch.get_height() for patch in ax.patches]
+    np.testing.assert_allclose(heights, p + q)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("p, q, labels, message", [
+    ([0.5, 0.5], [1.0], None, "p and q must be 1-D vectors of the same length"),
+    ([0.5, 0.5], [0.5, 0.5], ["one"], "labels must have 2 entries"),
+    ([0.5, np.nan], [0.5, 0.5], None, "p must be finite"),
+])
+def test_plot_discrete_pair_refuses(p, q, labels, message):
+    with pytest.raises(ValueError, match=message):
+        plots.plot_discrete_pair(p, q, labels=labels)
+
+
+# ---------------------------------------------------------------------------------------------
+# plot_normal_kl_1d
+
+
+def test_plot_normal_kl_1d_draws_the_densities_and_both_kl_curves():
+    mu1, sigma1, mu2, sigma2 = 0.5, 0.8, -0.3, 1.4
+    fig = plots.plot_normal_kl_1d(mu1, sigma1, mu2, sigma2, mu1_range=(-2, 2), sigma1_range=(0.3, 2))
+    ax_pdf, ax_mu, ax_sigma = fig.axes
+    for line, (mu, sigma) in zip(ax_pdf.get_lines(), [(mu1, sigma1), (mu2, sigma2)]):
+        x, y = line.get_xdata(), line.get_ydata()
+        np.testing.assert_allclose(y, stats.norm(mu, sigma).pdf(x), rtol=1e-12)
+    # middle: KL as mu1 moves; right: KL as sigma1 moves; both directions, against torch.distributions
+    pq, qp, marks = ax_mu.get_lines()
+    grid = pq.get_xdata()
+    assert (grid[0], grid[-1]) == (-2, 2)
+    np.testing.assert_allclose(pq.get_ydata(), torch_normal_kl(grid, sigma1, mu2, sigma2), rtol=1e-12)
+    np.testing.assert_allclose(qp.get_ydata(), torch_normal_kl(mu2, sigma2, grid, sigma1), rtol=1e-12)
+    np.testing.assert_allclose(marks.get_ydata(), [torch_normal_kl(mu1, sigma1, mu2, sigma2),
+                                                   torch_normal_kl(mu2, sigma2, mu1, sigma1)], rtol=1e-12)
+    pq, qp, marks = ax_sigma.get_lines()
+    grid = pq.get_xdata()
+    assert (grid[0], grid[-1]) == (0.3, 2)
+    np.testing.assert_allclose(pq.get_ydata(), torch_normal_kl(mu1, grid, mu2, sigma2), rtol=1e-12)
+    np.testing.assert_allclose(qp.get_ydata(), torch_normal_kl(mu2, sigma2, mu1, grid), rtol=1e-12)
+    np.testing.assert_allclose(marks.get_xdata(), [sigma1, sigma1])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"sigma1": -1.0}, "sigma1 must be > 0"),
+    ({"sigma2": 0.0}, "sigma2 must be > 0"),
+    ({"mu1_range": (2.0, -2.0)}, "mu1_range must be"),
+    ({"sigma1_range": (0.0, 2.0)}, "sigma1_range must lie above 0"),
+])
+def test_plot_normal_kl_1d_refuses(kwargs, message):
+    args = {"mu1": 0.0, "sigma1": 1.0, "mu2": 0.0, "sigma2": 1.0} | kwargs
+    with pytest.raises(ValueError, match=message):
+        plots.plot_normal_kl_1d(**args)
+
+
+# ---------------------------------------------------------------------------------------------
+# plot_mvn_kl_2d
+
+
+def test_plot_mvn_kl_2d_draws_ellipses_and_the_kl_against_rho():
+    mu1, sd1, rho1 = [0.5, -0.2], [1.2, 0.6], 0.4
+    mu2, cov2 = [0.0, 1.0], np.array([[1.0, 0.5], [0.5, 2.0]])
+    fig = plots.plot_mvn_kl_2d(mu1, sd1, rho1, mu2, cov2, rho_range=(-0.9, 0.9), xy_limit=3)
+    ax_xy, ax_rho = fig.axes
+    assert ax_xy.get_xlim() == (-3, 3) and ax_xy.get_ylim() == (-3, 3)
+    assert len(ax_xy.get_lines()) == 6  # two contours and a mean marker for each of p and q
+    pq, qp, marks = ax_rho.get_lines()
+    rhos = pq.get_xdata()
+    assert (rhos[0], rhos[-1]) == (-0.9, 0.9)
+    for i in [0, 30, 60, 120]:
+        cov1 = np.array([[sd1[0] ** 2, rhos[i] * sd1[0] * sd1[1]], [rhos[i] * sd1[0] * sd1[1], sd1[1] ** 2]])
+        assert pq.get_ydata()[i] == pytest.approx(torch_mvn_kl(mu1, cov1, mu2, cov2), rel=1e-10)
+        assert qp.get_ydata()[i] == pytest.approx(torch_mvn_kl(mu2, cov2, mu1, cov1), rel=1e-10)
+    cov1 = np.array([[1.44, rho1 * 0.72], [rho1 * 0.72, 0.36]])
+    np.testing.assert_allclose(marks.get_ydata(), [torch_mvn_kl(mu1, cov1, mu2, cov2),
+                                                   torch_mvn_kl(mu2, cov2, mu1, cov1)], rtol=1e-10)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"sd1": [1.0, 1.0, 1.0]}, "sd1 must hold the two standard deviations"),
+    ({"sd1": [1.0, 0.0]}, "sd_y must be > 0"),
+    ({"rho1": -1.0}, "rho must lie strictly between -1 and 1"),
+    ({"cov2": [[1.0, 0.0], [1.0, 1.0]]}, "cov2 must be symmetric"),
+    ({"rho_range": (0.5, 0.5)}, "rho_range must be"),
+    ({"xy_limit": -1.0}, "xy_limit must be > 0"),
+])
+def test_plot_mvn_kl_2d_refuses(kwargs, message):
+    args = {"mu1": [0.0, 0.0], "sd1": [1.0, 1.0], "rho1": 0.0, "mu2": [0.0, 0.0], "cov2": np.eye(2)} | kwargs
+    with pytest.raises(ValueError, match=message):
+        plots.plot_mvn_kl_2d(**args)
