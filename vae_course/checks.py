@@ -1,0 +1,433 @@
+"""Checks for the exercises: compare a learner's function or value with an independent reference.
+
+A check is silent about how the answer was written; it calls the learner's function on a few chosen
+inputs and compares each result with a reference computed here another way (scipy, torch.distributions,
+or a closed form written out in this file). None of them calls `vae_course.kl`, the module the lessons
+teach, so a bug there cannot make a wrong answer pass. On success a check prints one line; on failure it
+raises AssertionError naming the input, the expected value, what came back, and a hint. A function that
+still raises NotImplementedError (the student edition's stub) is told to replace the stub.
+
+    from vae_course.checks import check_kl_normal_1d
+    check_kl_normal_1d(my_kl)      # my_kl(mu1, sigma1, mu2, sigma2) -> float
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+import torch
+from scipy import special, stats
+from torch import distributions as td
+
+STUB_HINT = ("it still raises NotImplementedError: replace the stub `raise NotImplementedError(...)` "
+             "with your solution, run that cell, then run this check again")
+
+Mistake = tuple[str, Callable[..., Any]]  # (what the learner probably did, a function that does it)
+
+
+# ----------------------------------------------------------------------------------------------
+# The generic core
+
+
+def _show(value: Any) -> str:
+    """A short, one-line rendering of an argument or a result for a failure message."""
+    if isinstance(value, torch.Tensor):
+        kind = str(value.dtype).replace("torch.", "")
+        return f"tensor {_show(value.detach().cpu().numpy())}, {kind}"
+    if isinstance(value, np.ndarray):
+        if value.ndim == 0:
+            return _show(float(value))
+        flat = np.array2string(value.ravel(), precision=6, threshold=8, edgeitems=3, separator=", ",
+                               max_line_width=10_000)
+        return flat if value.ndim == 1 else f"{flat} (shape {value.shape}, flattened)"
+    if isinstance(value, (float, np.floating)):
+        text = f"{float(value):.10g}"
+        return text if any(c in text for c in ".einfa") else text + ".0"
+    return repr(value)
+
+
+def _as_numpy(value: Any) -> np.ndarray | None:
+    """The value as a float64 array, or None if it is not numeric."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().double().numpy()
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return array
+
+
+def _close(got: Any, expected: Any, rtol: float, atol: float) -> bool:
+    """True if `got` has the shape of `expected` and the same values (same infinities, no NaN)."""
+    got_array, expected_array = _as_numpy(got), _as_numpy(expected)
+    return (got_array is not None and got_array.shape == expected_array.shape
+            and bool(np.all(np.isclose(got_array, expected_array, rtol=rtol, atol=atol))))
+
+
+def _what_is_off(got: Any, expected: Any) -> str | None:
+    """A sentence on the kind of mismatch (None if it is only the numbers that differ)."""
+    if got is None:
+        return "the function returned None: did you forget `return`?"
+    if isinstance(expected, torch.Tensor) and not isinstance(got, torch.Tensor):
+        return (f"expected a torch.Tensor (so that gradients can flow back to the encoder), got {type(got).__name__}: "
+                "compute with torch operations, not NumPy or math")
+    got_array = _as_numpy(got)
+    if got_array is None:
+        return f"expected a number or an array of numbers, got {type(got).__name__}"
+    expected_shape = _as_numpy(expected).shape
+    if got_array.shape != expected_shape:
+        return f"the shape is {got_array.shape}, expected {expected_shape}"
+    if np.isnan(got_array).any():
+        return "the result contains NaN: look for 0 * log(0), a log of a negative number, or inf - inf"
+    return None
+
+
+def _copy(value: Any) -> Any:
+    """A fresh copy, so that a function that changes its inputs in place cannot change the reference's."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    return value
+
+
+def _require_callable(fn: Any) -> None:
+    if not callable(fn):
+        raise ValueError(f"fn must be a function (pass the function itself, not its result), got {type(fn).__name__}")
+
+
+def _require_tolerances(rtol: float, atol: float) -> None:
+    for name, value in (("rtol", rtol), ("atol", atol)):
+        if not (isinstance(value, (int, float)) and np.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+
+
+def _call(fn: Callable, args: tuple, call: str) -> Any:
+    """fn(*args), with NotImplementedError and any other error turned into a readable AssertionError."""
+    try:
+        return fn(*(_copy(a) for a in args))
+    except NotImplementedError:
+        raise AssertionError(f"{call}: {STUB_HINT}") from None
+    except Exception as error:  # the learner's code failed: say where and with what
+        raise AssertionError(f"{call} raised {type(error).__name__}: {error}") from error
+
+
+def _failure(name: str, shown: str, expected: Any, got: Any, hint: str, mistakes: Sequence[Mistake],
+             args: tuple, rtol: float, atol: float) -> AssertionError:
+    lines = [f"{name} gives a wrong result", f"  input:    {shown}", f"  expected: {_show(expected)}",
+             f"  got:      {_show(got)}"]
+    off = _what_is_off(got, expected)
+    if off:
+        lines.append(f"  problem:  {off}")
+    for description, mistake in ([] if off else mistakes):
+        with np.errstate(all="ignore"):
+            try:
+                matches = _close(got, mistake(*(_copy(a) for a in args)), rtol, atol)
+            except Exception:  # a mistake model that cannot run on this input says nothing
+                matches = False
+        if matches:
+            lines.append(f"  likely:   {description}")
+            break
+    if hint:
+        lines.append(f"  hint:     {hint}")
+    return AssertionError("\n".join(lines))
+
+
+def check_function(fn: Callable, reference: Callable, cases: Iterable[tuple], *, name: str | None = None,
+                   arg_names: Sequence[str] | None = None, rtol: float = 1e-6, atol: float = 1e-9,
+                   hint: str = "", mistakes: Sequence[Mistake] = ()) -> None:
+    """Check that fn(*case) matches reference(*case) for every case; AssertionError on the first that does not.
+
+    cases: tuples of positional arguments. arg_names: names shown in messages (default: reference's).
+    mistakes: (description, function) pairs; when a wrong answer equals what a mistake function returns,
+    the message names that mistake. Prints one line when every case passes.
+    """
+    _require_callable(fn)
+    _require_tolerances(rtol, atol)
+    name = name or getattr(fn, "__name__", "your function")
+    if arg_names is None:
+        arg_names = list(inspect.signature(reference).parameters)
+    cases = list(cases)
+    if not cases:
+        raise ValueError("cases must hold at least one tuple of arguments, got none")
+    for args in cases:
+        args = tuple(args)
+        shown = ", ".join(f"{n}={_show(a)}" for n, a in zip(arg_names, args))
+        call = f"{name}({shown})"
+        got = _call(fn, args, call)
+        expected = reference(*(_copy(a) for a in args))
+        if _what_is_off(got, expected) or not _close(got, expected, rtol, atol):
+            raise _failure(name, shown, expected, got, hint, mistakes, args, rtol, atol)
+    print(f"{name}: correct on all {len(cases)} inputs checked.")
+
+
+def _check_gradients(fn: Callable, inputs: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> None:
+    """Backpropagate sum(fn(*inputs)) and compare the gradient of each input named in `expected`."""
+    name = getattr(fn, "__name__", "your function")
+    leaves = {k: v.detach().clone().requires_grad_(k in expected) for k, v in inputs.items()}
+    try:
+        fn(*leaves.values()).sum().backward()
+    except Exception as error:
+        raise AssertionError(f"{name}: backpropagating through the result failed with {type(error).__name__}: "
+                             f"{error}\n  hint:     compute with torch operations, without .detach(), .numpy() "
+                             "or .item()") from error
+    for arg, want in expected.items():
+        grad = leaves[arg].grad
+        if grad is None or not torch.allclose(grad, want, rtol=1e-5, atol=1e-6):
+            raise AssertionError(f"{name}: the gradient of the summed result with respect to {arg} is wrong\n"
+                                 f"  expected: {_show(want)}\n  got:      {_show(grad)}\n"
+                                 "  hint:     the gradient must flow through torch operations on "
+                                 + " and ".join(expected))
+    print(f"{name}: the gradients with respect to {' and '.join(expected)} are right too.")
+
+
+def check_value(name: str, value: Any, expected: Any, *, rtol: float = 1e-6, atol: float = 1e-9,
+                hint: str = "") -> None:
+    """Check one computed value (a number, an array or a tensor) against an independent `expected`."""
+    _require_tolerances(rtol, atol)
+    off = _what_is_off(value, expected) if value is not None else f"{name} is None: assign your result to it"
+    if off or not _close(value, expected, rtol, atol):
+        lines = [f"{name} is wrong", f"  expected: {_show(expected)}", f"  got:      {_show(value)}"]
+        if off:
+            lines.append(f"  problem:  {off}")
+        if hint:
+            lines.append(f"  hint:     {hint}")
+        raise AssertionError("\n".join(lines))
+    print(f"{name}: correct.")
+
+
+# ----------------------------------------------------------------------------------------------
+# Densities
+
+
+def check_normal_pdf(fn: Callable) -> None:
+    """fn(x, sigma) (centred at 0) or fn(x, mu, sigma): the normal density N(x; mu, sigma^2), against scipy."""
+    _require_callable(fn)
+    rng = np.random.default_rng(0)
+    grid = np.linspace(-6.0, 6.0, 25)
+    try:
+        n_args = len([p for p in inspect.signature(fn).parameters.values()
+                      if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)])
+    except (TypeError, ValueError):  # a builtin without a signature: assume the general form
+        n_args = 3
+    if n_args == 2:
+        cases = [(0.0, 1.0), (grid, 1.0), (grid, 0.3), (rng.normal(size=7) * 3, 2.5)]
+        check_function(fn, lambda x, sigma: stats.norm(0.0, sigma).pdf(x), cases, arg_names=("x", "sigma"),
+                       rtol=1e-9, atol=1e-15,
+                       hint="N(x; 0, sigma^2) = exp(-x^2 / (2 sigma^2)) / (sigma sqrt(2 pi)); sigma is a standard deviation",
+                       mistakes=[("the minus sign in the exponent is missing",
+                                  lambda x, s: np.exp(np.asarray(x) ** 2 / (2 * s**2)) / (s * np.sqrt(2 * np.pi))),
+                                 ("sigma was used where sigma^2 belongs in the exponent",
+                                  lambda x, s: np.exp(-np.asarray(x) ** 2 / (2 * s)) / (s * np.sqrt(2 * np.pi)))])
+        return
+    cases = [(0.0, 0.0, 1.0), (grid, 1.5, 1.0), (grid, -2.0, 0.4), (rng.normal(size=7), 0.3, 2.5)]
+    check_function(fn, lambda x, mu, sigma: stats.norm(mu, sigma).pdf(x), cases, arg_names=("x", "mu", "sigma"),
+                   rtol=1e-9, atol=1e-15,
+                   hint="N(x; mu, sigma^2) = exp(-(x - mu)^2 / (2 sigma^2)) / (sigma sqrt(2 pi))",
+                   mistakes=[("the minus sign in the exponent is missing",
+                              lambda x, m, s: np.exp((np.asarray(x) - m) ** 2 / (2 * s**2)) / (s * np.sqrt(2 * np.pi))),
+                             ("sigma was used where sigma^2 belongs in the exponent",
+                              lambda x, m, s: np.exp(-(np.asarray(x) - m) ** 2 / (2 * s)) / (s * np.sqrt(2 * np.pi)))])
+
+
+def check_mvn_logpdf(fn: Callable) -> None:
+    """fn(x, mu, cov) -> float: log N(x; mu, cov) for one point x of shape (d,), against scipy."""
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(3, 3))
+    cov3 = a @ a.T + 0.5 * np.eye(3)
+    cases = [(np.zeros(2), np.zeros(2), np.eye(2)),
+             (np.array([1.0, -0.5]), np.array([0.2, 0.1]), np.array([[2.0, 0.6], [0.6, 1.0]])),
+             (rng.normal(size=3), rng.normal(size=3), cov3)]
+
+    def wrong_normalizer(x, mu, cov):  # sqrt(2 pi det(cov)) instead of (2 pi)^(d/2) det(cov)^(1/2)
+        diff = x - mu
+        return float(-0.5 * np.log(2 * np.pi * np.linalg.det(cov)) - 0.5 * diff @ np.linalg.solve(cov, diff))
+
+    check_function(fn, lambda x, mu, cov: float(stats.multivariate_normal(mu, cov).logpdf(x)), cases,
+                   rtol=1e-9, atol=1e-12,
+                   hint="log N = -d/2 log(2 pi) - 1/2 log det(cov) - 1/2 (x - mu)^T cov^-1 (x - mu)",
+                   mistakes=[("the normalizer is sqrt(2 pi det(cov)); it must be (2 pi)^(d/2) det(cov)^(1/2)",
+                              wrong_normalizer)])
+
+
+# ----------------------------------------------------------------------------------------------
+# Discrete KL
+
+
+def _kl_sum(p, q, log=np.log) -> float:
+    """sum_i p_i log(p_i / q_i) with no care for zeros: the form a first attempt usually takes."""
+    p, q = np.asarray(p, dtype=float), np.asarray(q, dtype=float)
+    return float(np.sum(p * log(p / q)))
+
+
+def check_kl_discrete(fn: Callable) -> None:
+    """fn(p, q) -> float: KL(p || q) in nats for two probability vectors, against scipy.special.rel_entr.
+
+    Includes the two conventions: a term with p_i = 0 adds 0, and q_i = 0 < p_i makes the KL +inf.
+    """
+    rng = np.random.default_rng(2)
+    loaded, fair = np.array([0.1, 0.1, 0.1, 0.1, 0.2, 0.4]), np.full(6, 1 / 6)
+    a, b = rng.dirichlet(np.ones(5), size=2)
+    cases = [(loaded, fair), (fair, loaded), (a, b), (b, b),
+             (np.array([0.5, 0.5, 0.0]), np.array([0.4, 0.4, 0.2])),   # p_i = 0: that term adds 0
+             (np.array([0.4, 0.4, 0.2]), np.array([0.5, 0.5, 0.0]))]   # q_i = 0 < p_i: +inf
+    check_function(fn, lambda p, q: float(special.rel_entr(p, q).sum()), cases, rtol=1e-9, atol=1e-12,
+                   hint="KL(p || q) = sum_i p_i log(p_i / q_i) in nats; skip terms with p_i = 0, "
+                        "and return inf when some q_i = 0 < p_i",
+                   mistakes=[("the arguments are swapped: that is KL(q || p)", lambda p, q: _kl_sum(q, p)),
+                             ("log base 2 gives bits; the course uses nats (natural log)",
+                              lambda p, q: _kl_sum(p, q, np.log2))])
+
+
+def check_kl_bernoulli(fn: Callable) -> None:
+    """fn(a, b) -> float: KL(Bern(a) || Bern(b)) for heads-probabilities in (0, 1), against torch.distributions."""
+
+    def reference(a, b):
+        p = td.Bernoulli(probs=torch.tensor(a, dtype=torch.float64))
+        q = td.Bernoulli(probs=torch.tensor(b, dtype=torch.float64))
+        return float(td.kl_divergence(p, q))
+
+    cases = [(0.5, 0.5), (0.5, 0.3), (0.9, 0.2), (0.01, 0.5), (0.3, 0.99)]
+    check_function(fn, reference, cases, rtol=1e-9, atol=1e-12,
+                   hint="a coin is a distribution on two outcomes: KL = a log(a/b) + (1-a) log((1-a)/(1-b))",
+                   mistakes=[("the arguments are swapped: that is KL(Bern(b) || Bern(a))",
+                              lambda a, b: reference(b, a)),
+                             ("only the heads term a log(a/b) is there; add the tails term",
+                              lambda a, b: a * np.log(a / b))])
+
+
+# ----------------------------------------------------------------------------------------------
+# Gaussian KL
+
+
+def _kl_normal_closed(mu1, s1, mu2, s2) -> float:
+    # written out here, apart from vae_course.kl, for the mistake models only (the reference is torch's)
+    return float(np.log(s2 / s1) + (s1**2 + (mu1 - mu2) ** 2) / (2 * s2**2) - 0.5)
+
+
+def check_kl_normal_1d(fn: Callable) -> None:
+    """fn(mu1, sigma1, mu2, sigma2) -> float: KL(N(mu1, sigma1^2) || N(mu2, sigma2^2)), against torch.distributions.
+
+    sigma1 and sigma2 are standard deviations.
+    """
+
+    def reference(mu1, sigma1, mu2, sigma2):
+        as_t = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
+        return float(td.kl_divergence(td.Normal(as_t(mu1), as_t(sigma1)), td.Normal(as_t(mu2), as_t(sigma2))))
+
+    cases = [(0.0, 1.0, 0.0, 1.0), (1.0, 1.0, 0.0, 1.0), (0.0, 2.0, 0.0, 1.0), (0.0, 1.0, 0.0, 2.0),
+             (0.5, 0.3, -1.0, 2.0), (2.0, 1.5, 1.0, 0.5)]
+    check_function(fn, reference, cases, rtol=1e-9, atol=1e-12,
+                   hint="KL = log(sigma2/sigma1) + (sigma1^2 + (mu1 - mu2)^2) / (2 sigma2^2) - 1/2",
+                   mistakes=[("the arguments are swapped: that is KL(N(mu2, sigma2^2) || N(mu1, sigma1^2))",
+                              lambda m1, s1, m2, s2: _kl_normal_closed(m2, s2, m1, s1)),
+                             ("sigma was treated as a variance; sigma1 and sigma2 are standard deviations",
+                              lambda m1, s1, m2, s2: _kl_normal_closed(m1, np.sqrt(s1), m2, np.sqrt(s2))),
+                             ("the constant -1/2 is missing",
+                              lambda m1, s1, m2, s2: _kl_normal_closed(m1, s1, m2, s2) + 0.5)])
+
+
+def check_kl_mvn(fn: Callable, *, tensors: bool = False) -> None:
+    """fn(mu1, cov1, mu2, cov2) -> float: KL between two multivariate normals with full covariances.
+
+    The arguments are float64 NumPy arrays, or float64 torch tensors with tensors=True (the result may
+    then be a 0-d tensor). The reference is torch.distributions.MultivariateNormal.
+    """
+    _require_callable(fn)
+    rng = np.random.default_rng(3)
+
+    def spd(d):
+        a = rng.normal(size=(d, d))
+        return a @ a.T + 0.5 * np.eye(d)
+
+    def reference(mu1, cov1, mu2, cov2):
+        p = td.MultivariateNormal(torch.from_numpy(mu1), covariance_matrix=torch.from_numpy(cov1))
+        q = td.MultivariateNormal(torch.from_numpy(mu2), covariance_matrix=torch.from_numpy(cov2))
+        return float(td.kl_divergence(p, q))
+
+    def closed(mu1, cov1, mu2, cov2, quad_cov=None):
+        quad_cov = cov2 if quad_cov is None else quad_cov
+        diff = mu2 - mu1
+        return float(0.5 * (np.log(np.linalg.det(cov2) / np.linalg.det(cov1)) - len(mu1)
+                            + np.trace(np.linalg.solve(cov2, cov1)) + diff @ np.linalg.solve(quad_cov, diff)))
+
+    cases = [(np.zeros(2), np.eye(2), np.zeros(2), np.eye(2)),
+             (np.array([1.0]), np.array([[4.0]]), np.array([0.0]), np.array([[1.0]])),
+             (np.array([1.0, -1.0]), np.diag([0.5, 2.0]), np.zeros(2), np.eye(2)),
+             (rng.normal(size=3), spd(3), rng.normal(size=3), spd(3))]
+    learner = fn
+    if tensors:
+        def learner(*arrays):  # the same cases, handed over as tensors
+            return fn(*(torch.from_numpy(a) for a in arrays))
+
+    check_function(learner, reference, cases, name=getattr(fn, "__name__", "your function"), rtol=1e-8, atol=1e-10,
+                   hint="KL = 1/2 [log det(cov2)/det(cov1) - d + tr(cov2^-1 cov1) + (mu2 - mu1)^T cov2^-1 (mu2 - mu1)]",
+                   mistakes=[("the arguments are swapped: that is KL(N(mu2, cov2) || N(mu1, cov1))",
+                              lambda m1, c1, m2, c2: closed(m2, c2, m1, c1)),
+                             ("the quadratic form uses cov1^-1; it must use cov2^-1",
+                              lambda m1, c1, m2, c2: closed(m1, c1, m2, c2, quad_cov=c1)),
+                             ("the factor 1/2 in front is missing",
+                              lambda m1, c1, m2, c2: 2 * closed(m1, c1, m2, c2))])
+
+
+def _gaussian_cases(seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(mu, logvar) pairs of shape (B, D), float32: zeros, random, one row, a wide spread of variances."""
+    g = torch.Generator().manual_seed(seed)
+    return [(torch.zeros(2, 3), torch.zeros(2, 3)),
+            (torch.randn(4, 5, generator=g), torch.randn(4, 5, generator=g)),
+            (torch.randn(1, 2, generator=g), torch.zeros(1, 2)),
+            (torch.zeros(3, 2), torch.tensor([[-3.0, 3.0], [1.0, -1.0], [0.5, 2.0]]))]
+
+
+def check_kl_diag_std_normal(fn: Callable) -> None:
+    """fn(mu, logvar) -> tensor (B,): the VAE's KL(N(mu, diag(exp(logvar))) || N(0, I)), summed over the last dim.
+
+    mu and logvar are float32 tensors of shape (B, D); logvar = log sigma^2. Checked against
+    torch.distributions, and for gradients: d KL / d mu = mu, d KL / d logvar = (exp(logvar) - 1) / 2.
+    """
+
+    def reference(mu, logvar):
+        sigma = (0.5 * logvar.double()).exp()
+        return td.kl_divergence(td.Normal(mu.double(), sigma), td.Normal(0.0, 1.0)).sum(dim=-1).float()
+
+    check_function(fn, reference, _gaussian_cases(0), rtol=1e-5, atol=1e-6,
+                   hint="1/2 sum over the last dim of (mu^2 + sigma^2 - log sigma^2 - 1), with sigma^2 = exp(logvar); "
+                        "keep one value per row: shape (B,)",
+                   mistakes=[("logvar was used as log sigma; it is log sigma^2, so sigma^2 = exp(logvar)",
+                              lambda mu, lv: 0.5 * (mu**2 + (2 * lv).exp() - 2 * lv - 1).sum(-1)),
+                             ("the last dim was averaged; the KL of a diagonal Gaussian is the sum over dimensions",
+                              lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv - 1).mean(-1)),
+                             ("the factor 1/2 is missing", lambda mu, lv: (mu**2 + lv.exp() - lv - 1).sum(-1))])
+    # the KL is a loss term: its gradient must reach mu and logvar, with the right values
+    mu, logvar = _gaussian_cases(1)[1]
+    _check_gradients(fn, {"mu": mu, "logvar": logvar}, {"mu": mu, "logvar": 0.5 * (logvar.exp() - 1)})
+
+
+# ----------------------------------------------------------------------------------------------
+# Reparameterization
+
+
+def check_reparameterize(fn: Callable) -> None:
+    """fn(mu, logvar, eps) -> z = mu + sigma * eps with sigma = exp(logvar / 2); the gradient must reach mu and logvar."""
+
+    def reference(mu, logvar, eps):
+        # sigma = sqrt(sigma^2) = sqrt(exp(logvar)), computed through the square root on purpose
+        return mu + torch.sqrt(torch.exp(logvar)) * eps
+
+    g = torch.Generator().manual_seed(4)
+    cases = [(torch.zeros(2, 3), torch.zeros(2, 3), torch.randn(2, 3, generator=g)),
+             (torch.randn(4, 2, generator=g), torch.randn(4, 2, generator=g), torch.randn(4, 2, generator=g)),
+             (torch.tensor([[1.0, -2.0]]), torch.tensor([[2.0, -2.0]]), torch.tensor([[0.5, 1.5]]))]
+    check_function(fn, reference, cases, rtol=1e-5, atol=1e-6,
+                   hint="z = mu + exp(logvar / 2) * eps: eps is the only randomness, mu and sigma are moved out of it",
+                   mistakes=[("exp(logvar) is the variance; multiply eps by the standard deviation exp(logvar / 2)",
+                              lambda mu, lv, eps: mu + lv.exp() * eps),
+                             ("logvar was used as sigma; sigma = exp(logvar / 2)", lambda mu, lv, eps: mu + lv * eps),
+                             ("eps was added unscaled; it must be multiplied by sigma: mu + sigma * eps",
+                              lambda mu, lv, eps: mu + eps)])
+    mu, logvar, eps = cases[1]
+    # d sum(z) / d mu = 1 and d sum(z) / d logvar = eps * exp(logvar / 2) / 2
+    _check_gradients(fn, {"mu": mu, "logvar": logvar, "eps": eps},
+                     {"mu": torch.ones_like(mu), "logvar": 0.5 * eps * (0.5 * logvar).exp()})
