@@ -325,9 +325,13 @@ def plot_manifold(images, grid_values, ax=None, shape: tuple[int, int] = (28, 28
         raise ValueError(f"images must hold len(grid_values)^2 = {n * n} images")
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 6))
-    lo, hi = float(grid_values[0]), float(grid_values[-1])
-    half = (hi - lo) / (n - 1) / 2 if n > 1 else 0.5
-    ax.imshow(canvas, cmap="gray_r", vmin=0.0, vmax=1.0, extent=(lo - half, hi + half, lo - half, hi + half))
+    ax.imshow(canvas, cmap="gray_r", vmin=0.0, vmax=1.0)
+    # one tick per cell centre, labelled with its z value (the grid need not be evenly spaced)
+    every = max(1, n // 8)
+    centres = [(j + 0.5) * shape[1] - 0.5 for j in range(0, n, every)]
+    label = lambda v: f"{round(float(v), 2) + 0.0:.2f}"  # noqa: E731  (+ 0.0 turns -0.0 into 0.0)
+    ax.set_xticks(centres, [label(grid_values[j]) for j in range(0, n, every)], fontsize="x-small")
+    ax.set_yticks(centres, [label(grid_values[n - 1 - j]) for j in range(0, n, every)], fontsize="x-small")
     ax.set(xlabel="$z_1$", ylabel="$z_2$")
     ax.grid(False)
     return ax
@@ -350,4 +354,51 @@ def plot_latent_scatter(z, labels, ax=None, point=None, limit: float | None = No
         ax.set(xlim=(-limit, limit), ylim=(-limit, limit))
     ax.set(xlabel="$z_1$", ylabel="$z_2$", aspect="equal")
     ax.legend(fontsize="x-small", markerscale=2, ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="digit")
+    return ax
+
+
+# ----------------------------------------------------------------------------------------------
+# Conditional VAEs (lesson 08): digits asked for, row by row; class means in the latent plane
+
+
+def plot_labelled_grid(images, ncol: int, row_labels, col_labels=None, ax=None, title: str | None = None,
+                       shape: tuple[int, int] = (28, 28)):
+    """Images tiled `ncol` per row on one canvas, each row named at its left (the digit asked for, the
+    epoch, ...) and each column on top if `col_labels` is given; returns the axis."""
+    canvas = tile_images(images, ncol, shape)
+    h, w = shape
+    nrow = (canvas.shape[0] - 1) // (h + 1)
+    if len(row_labels) != nrow:
+        raise ValueError(f"row_labels must name each of the {nrow} rows, got {len(row_labels)} labels")
+    if col_labels is not None and len(col_labels) != ncol:
+        raise ValueError(f"col_labels must name each of the {ncol} columns, got {len(col_labels)} labels")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.4 * ncol + 0.9, 0.4 * nrow + 0.5))
+    ax.imshow(canvas, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
+    # row r spans pixels 1 + r (h + 1) ... r (h + 1) + h: its centre is at 1 + r (h + 1) + (h - 1) / 2
+    ax.set_yticks([1 + r * (h + 1) + (h - 1) / 2 for r in range(nrow)], [str(v) for v in row_labels], fontsize="small")
+    if col_labels is None:
+        ax.set_xticks([])
+    else:
+        ax.set_xticks([1 + c * (w + 1) + (w - 1) / 2 for c in range(ncol)], [str(v) for v in col_labels], fontsize="small")
+        ax.xaxis.tick_top()
+    ax.tick_params(length=0)
+    ax.grid(False)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    if title:
+        ax.set_title(title, fontsize="medium")
+    return ax
+
+
+def plot_class_means(z, labels, means, ax=None, limit: float | None = None):
+    """2-D latent means coloured by digit, with each class's learned prior mean mu_y drawn on top as a
+    disc in the class colour holding its digit; returns the axis."""
+    means = as_finite_array("means", means.detach().cpu().numpy() if hasattr(means, "detach") else means)
+    if means.ndim != 2 or means.shape[1] != 2:
+        raise ValueError(f"means must have shape (n_classes, 2), one 2-D mean per class, got {means.shape}")
+    ax = plot_latent_scatter(z, labels, ax=ax, limit=limit)
+    for digit, (m1, m2) in enumerate(means):
+        ax.scatter([m1], [m2], s=170, color=plt.cm.tab10(digit % 10), edgecolors="k", linewidths=1.2, zorder=3)
+        ax.annotate(str(digit), (m1, m2), ha="center", va="center", fontsize="small", weight="bold", color="w", zorder=4)
     return ax

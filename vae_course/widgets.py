@@ -93,3 +93,39 @@ def latent_explorer(decode: Callable, z_points, labels, *, limit: float = 3.0, s
 
     controls = {"z1": slider("z₁", 0.0, -limit, limit, step), "z2": slider("z₂", 0.0, -limit, limit, step)}
     return live_plot(controls, draw, height="420px")
+
+
+def conditional_sampler(models: dict, judge: Callable, *, n: int = 8, max_seed: int = 99) -> widgets.VBox:
+    """Lesson 08's widget: pick a conditional model, a digit and a seed; the figure shows n digits the
+    model draws for it, each titled with what the independent `judge` reads in it.
+
+    `models` maps names to models with sample(labels, generator) -> (n, 784) pixel probabilities;
+    `judge(images)` returns class logits (n, n_classes).
+    """
+    import numpy as np
+    import torch
+
+    if not models:
+        raise ValueError("models must name at least one conditional model")
+    n_classes = next(iter(models.values())).n_classes
+
+    def draw(model: str, digit: int, seed: int) -> str:
+        with torch.no_grad():
+            images = models[model].sample([digit] * n, generator=torch.Generator().manual_seed(seed))
+            verdicts = judge(images).argmax(dim=-1).cpu().tolist()
+        fig, axes = plt.subplots(1, n, figsize=(0.9 * n + 0.4, 1.55))
+        for ax, image, verdict in zip(np.atleast_1d(axes), images.cpu().numpy(), verdicts):
+            ax.imshow(image.reshape(28, 28), cmap="gray_r", vmin=0.0, vmax=1.0)
+            ax.set_axis_off()
+            ax.set_title(f"reads {verdict}", fontsize="small", color="C2" if verdict == digit else "C3")
+        fig.tight_layout()
+        right = sum(v == digit for v in verdicts)
+        return (f"{html.escape(model)} &nbsp;·&nbsp; digit <b>{digit}</b> &nbsp;·&nbsp; seed {seed} &nbsp;·&nbsp; "
+                f"the judge reads {' '.join(map(str, verdicts))}: <b>{right}/{n}</b> right")
+
+    controls = {
+        "model": widgets.Dropdown(options=list(models), description="model"),
+        "digit": widgets.Dropdown(options=list(range(n_classes)), value=0, description="digit"),
+        "seed": widgets.IntSlider(value=0, min=0, max=max_seed, description="seed", continuous_update=False),
+    }
+    return live_plot(controls, draw, height="190px", columns=3)
