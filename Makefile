@@ -35,7 +35,7 @@ lab: install
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.root_dir=notebooks $(ALLOW_ROOT)
 
 test: install-test
-	$(BIN)/python -m pytest --nbval-lax --nbval-current-env tests notebooks
+	$(BIN)/python -m pytest --nbval-lax --nbval-current-env notebooks tests
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
