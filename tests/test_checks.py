@@ -15,7 +15,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy import stats
+from scipy import linalg, stats
 
 from vae_course import checks
 
@@ -78,11 +78,53 @@ def reparameterize(mu, logvar, eps):
     return torch.addcmul(mu, torch.exp(0.5 * logvar), eps)
 
 
+def kl_uniform_std_normal(a):
+    # as cross-entropy minus entropy: H(p, q) = log(2 pi) / 2 + E[x^2] / 2, H(p) = log(2a)
+    return 0.5 * math.log(2 * math.pi) + a * a / 6 - stats.uniform(-a, 2 * a).entropy()
+
+
+def _complex_step(f, args, i, h=1e-30):
+    """df/d args[i] by the complex step Im f(x + ih) / h: exact to rounding, no subtraction."""
+    shifted = [complex(v) for v in args]
+    shifted[i] += 1j * h
+    return f(*shifted).imag / h
+
+
+def _kl_normal_complex(mu1, sigma1, mu2, sigma2):
+    return np.log(sigma2 / sigma1) + (sigma1**2 + (mu1 - mu2) ** 2) / (2 * sigma2**2) - 0.5
+
+
+def grad_mu1(mu1, sigma1, mu2, sigma2):
+    return _complex_step(_kl_normal_complex, (mu1, sigma1, mu2, sigma2), 0)
+
+
+def grad_sigma1(mu1, sigma1, mu2, sigma2):
+    return _complex_step(_kl_normal_complex, (mu1, sigma1, mu2, sigma2), 1)
+
+
+def kl_normal_from_logvar(mu, logvar):
+    sigma = np.sqrt(np.exp(logvar))
+    return -np.log(sigma) + (sigma**2 + np.square(mu)) / 2 - 0.5
+
+
+def kl_same_cov(mu1, mu2, cov):
+    white = linalg.solve_triangular(np.linalg.cholesky(cov), mu2 - mu1, lower=True)
+    return 0.5 * float(white @ white)
+
+
+def kl_per_dimension(mu, logvar):
+    return torch.stack([kl_diag_std_normal(mu[:, [d]], logvar[:, [d]]).mean() for d in range(mu.shape[1])])
+
+
 RIGHT = [(checks.check_normal_pdf, normal_pdf_centred), (checks.check_normal_pdf, normal_pdf),
          (checks.check_mvn_logpdf, mvn_logpdf), (checks.check_kl_discrete, kl_discrete),
          (checks.check_kl_bernoulli, kl_bernoulli), (checks.check_kl_normal_1d, kl_normal_1d),
          (checks.check_kl_mvn, kl_mvn), (checks.check_kl_diag_std_normal, kl_diag_std_normal),
-         (checks.check_reparameterize, reparameterize)]
+         (checks.check_reparameterize, reparameterize),
+         (checks.check_kl_uniform_std_normal, kl_uniform_std_normal),
+         (checks.check_kl_normal_1d_grad_mu1, grad_mu1), (checks.check_kl_normal_1d_grad_sigma1, grad_sigma1),
+         (checks.check_kl_normal_from_logvar, kl_normal_from_logvar), (checks.check_kl_same_cov, kl_same_cov),
+         (checks.check_kl_per_dimension, kl_per_dimension)]
 IDS = [f"{check.__name__}-{fn.__name__}" for check, fn in RIGHT]
 
 
@@ -140,6 +182,15 @@ MISTAKES = [
     (checks.check_kl_diag_std_normal, lambda mu, lv: kl_diag_std_normal(mu, lv) / mu.shape[-1], "averaged"),
     (checks.check_reparameterize, lambda mu, lv, eps: mu + lv.exp() * eps, "variance"),
     (checks.check_reparameterize, lambda mu, lv, eps: mu + lv * eps, "logvar was used as sigma"),
+    (checks.check_kl_uniform_std_normal, lambda a: kl_uniform_std_normal(a) + a * a / 6, "1/2 of the Gaussian"),
+    (checks.check_kl_uniform_std_normal, lambda a: kl_uniform_std_normal(a) + math.log(2), "width 2a"),
+    (checks.check_kl_normal_1d_grad_mu1, lambda m1, s1, m2, s2: -grad_mu1(m1, s1, m2, s2), "sign is flipped"),
+    (checks.check_kl_normal_1d_grad_mu1, lambda m1, s1, m2, s2: (m1 - m2) / s1**2, "not sigma1^2"),
+    (checks.check_kl_normal_1d_grad_sigma1, lambda m1, s1, m2, s2: grad_sigma1(m1, s1, m2, s2) + 1 / s1,
+     "-1 / sigma1, is missing"),
+    (checks.check_kl_normal_from_logvar, lambda mu, lv: kl_normal_from_logvar(mu, 2 * np.asarray(lv)), "log sigma"),
+    (checks.check_kl_same_cov, lambda m1, m2, c: 0.5 * (m2 - m1) @ c @ (m2 - m1), "not cov"),
+    (checks.check_kl_per_dimension, lambda mu, lv: kl_per_dimension(mu, lv) * mu.shape[0], "rows were summed"),
 ]
 
 
@@ -300,6 +351,36 @@ def test_check_value_passes_fails_and_names_a_missing_result(capsys):
         checks.check_value("kl_bits", None, 0.25)
     with pytest.raises(AssertionError, match=r"shape is \(3,\), expected \(2,\)"):
         checks.check_value("counts", np.zeros(3), np.zeros(2))
+
+
+def test_check_below_passes_fails_with_the_limit_and_refuses_none_nan_and_arrays(capsys):
+    checks.check_below("stderr", 0.0099, 0.0105)
+    assert "stderr: 0.0099 < 0.0105, as it should be." in capsys.readouterr().out
+    with pytest.raises(AssertionError,
+                       match=r"stderr is too large\n  expected: below 0.0105\n  got:      0.02\n  hint:     square"):
+        checks.check_below("stderr", torch.tensor(0.02, dtype=torch.float64), 0.0105, hint="square")
+    with pytest.raises(AssertionError, match="got:      nan"):
+        checks.check_below("stderr", math.nan, 0.0105)
+    with pytest.raises(AssertionError, match="assign your result"):
+        checks.check_below("stderr", None, 0.0105)
+    with pytest.raises(AssertionError, match=r"expected one number, got \[0.1, 0.2\]"):
+        checks.check_below("stderr", np.array([0.1, 0.2]), 0.0105)
+
+
+def test_check_shape_passes_and_names_both_shapes(capsys):
+    checks.check_shape("per_sample", torch.zeros(5, 2), (5, 2))
+    checks.check_shape("grid", np.zeros((4, 2)), (4, 2))
+    assert "per_sample: shape (5, 2), correct." in capsys.readouterr().out
+    wrong = r"per_sample has the wrong shape\n  expected: shape \(5, 2\)\n  got:      shape \(5,\)\n  hint:     rows"
+    with pytest.raises(AssertionError, match=wrong):
+        checks.check_shape("per_sample", torch.zeros(5), (5, 2), hint="rows")
+    with pytest.raises(AssertionError, match="got:      list, which has no shape"):
+        checks.check_shape("per_sample", [0.0] * 5, (5,))
+
+
+def test_kl_per_dimension_must_keep_one_value_per_dimension():
+    with pytest.raises(AssertionError, match=r"the shape is \(\), expected \(3,\)"):
+        checks.check_kl_per_dimension(lambda mu, lv: kl_per_dimension(mu, lv).sum())
 
 
 @pytest.mark.parametrize("check", [checks.check_kl_normal_1d, checks.check_kl_diag_std_normal, checks.check_normal_pdf])

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import torch
-from scipy import special, stats
+from scipy import integrate, special, stats
 from torch import distributions as td
 
 STUB_HINT = ("it still raises NotImplementedError: replace the stub `raise NotImplementedError(...)` "
@@ -431,3 +431,153 @@ def check_reparameterize(fn: Callable) -> None:
     # d sum(z) / d mu = 1 and d sum(z) / d logvar = eps * exp(logvar / 2) / 2
     _check_gradients(fn, {"mu": mu, "logvar": logvar, "eps": eps},
                      {"mu": torch.ones_like(mu), "logvar": 0.5 * eps * (0.5 * logvar).exp()})
+
+
+# ----------------------------------------------------------------------------------------------
+# More lessons' exercises: a bound, the uniform against the normal, gradients, per-dimension KL
+
+
+def check_below(name: str, value: Any, limit: float, *, hint: str = "") -> None:
+    """Check that a computed number (a standard error, a variance, a gap) is below `limit`."""
+    array = _as_numpy(value) if value is not None else None
+    if array is None or array.size != 1:
+        problem = (f"{name} is None: assign your result to it" if value is None
+                   else f"expected one number, got {_show(value)}")
+        raise AssertionError(f"{name} is wrong\n  problem:  {problem}")
+    if not float(array) < limit:  # NaN fails too
+        lines = [f"{name} is too large", f"  expected: below {_show(float(limit))}",
+                 f"  got:      {_show(float(array))}"]
+        if hint:
+            lines.append(f"  hint:     {hint}")
+        raise AssertionError("\n".join(lines))
+    print(f"{name}: {float(array):.4g} < {float(limit):.4g}, as it should be.")
+
+
+def check_shape(name: str, value: Any, shape: tuple[int, ...], *, hint: str = "") -> None:
+    """Check that an array or a tensor has the given shape (one row per sample, one column per coordinate...)."""
+    got = tuple(value.shape) if hasattr(value, "shape") else None
+    if got != tuple(shape):
+        shown = f"shape {got}" if got is not None else f"{type(value).__name__}, which has no shape"
+        lines = [f"{name} has the wrong shape", f"  expected: shape {tuple(shape)}", f"  got:      {shown}"]
+        if hint:
+            lines.append(f"  hint:     {hint}")
+        raise AssertionError("\n".join(lines))
+    print(f"{name}: shape {got}, correct.")
+
+
+def check_kl_uniform_std_normal(fn: Callable) -> None:
+    """fn(a) -> float: KL(U(-a, a) || N(0, 1)) for a > 0, against scipy quadrature of p log(p / q) over [-a, a]."""
+
+    def reference(a):
+        log_p = -np.log(2 * a)  # the uniform's log-density inside [-a, a]
+        value, _ = integrate.quad(lambda x: np.exp(log_p) * (log_p - stats.norm.logpdf(x)), -a, a,
+                                  epsabs=1e-13, epsrel=1e-12)
+        return value
+
+    constant = 0.5 * np.log(2 * np.pi)
+    check_function(fn, reference, [(0.1,), (0.5,), (1.0,), (1.5,), (4.0,)], rtol=1e-8, atol=1e-10,
+                   hint="KL = E_p[log p(x) - log q(x)] with log p = -log(2a) on [-a, a] and E_p[x^2] = a^2/3",
+                   mistakes=[("E_p[x^2 / 2] = a^2/6: the 1/2 of the Gaussian's exponent is missing (a^2/3)",
+                              lambda a: -np.log(2 * a) + constant + a**2 / 3),
+                             ("U(-a, a) has width 2a: its log-density is -log(2a), not -log(a)",
+                              lambda a: -np.log(a) + constant + a**2 / 6),
+                             ("the sign of a term is flipped: KL = -log(2a) + log(2 pi)/2 + a^2/6",
+                              lambda a: np.log(2 * a) + constant + a**2 / 6)])
+
+
+def _kl_normal_1d_gradient(wrt: int) -> Callable:
+    """The derivative of torch's KL(N(mu1, sigma1^2) || N(mu2, sigma2^2)) by argument `wrt` (0: mu1, 1: sigma1)."""
+
+    def reference(mu1, sigma1, mu2, sigma2):
+        args = [torch.tensor(float(v), dtype=torch.float64, requires_grad=(i == wrt))
+                for i, v in enumerate((mu1, sigma1, mu2, sigma2))]
+        td.kl_divergence(td.Normal(args[0], args[1]), td.Normal(args[2], args[3])).backward()
+        return float(args[wrt].grad)
+
+    return reference
+
+
+_GRADIENT_CASES = [(0.0, 1.0, 0.0, 1.0), (0.7, 0.6, -0.4, 1.3), (2.0, 0.5, 0.0, 1.0), (-1.0, 2.0, 0.5, 0.7)]
+
+
+def check_kl_normal_1d_grad_mu1(fn: Callable) -> None:
+    """fn(mu1, sigma1, mu2, sigma2) -> float: d KL(N(mu1, sigma1^2) || N(mu2, sigma2^2)) / d mu1, by autograd."""
+    check_function(fn, _kl_normal_1d_gradient(0), _GRADIENT_CASES, rtol=1e-9, atol=1e-12,
+                   hint="only the term (mu1 - mu2)^2 / (2 sigma2^2) of the KL depends on mu1",
+                   mistakes=[("the sign is flipped: the KL grows as mu1 moves away from mu2",
+                              lambda m1, s1, m2, s2: (m2 - m1) / s2**2),
+                             ("the denominator is sigma2^2 (the second distribution's variance), not sigma1^2",
+                              lambda m1, s1, m2, s2: (m1 - m2) / s1**2)])
+
+
+def check_kl_normal_1d_grad_sigma1(fn: Callable) -> None:
+    """fn(mu1, sigma1, mu2, sigma2) -> float: d KL(N(mu1, sigma1^2) || N(mu2, sigma2^2)) / d sigma1, by autograd."""
+    check_function(fn, _kl_normal_1d_gradient(1), _GRADIENT_CASES, rtol=1e-9, atol=1e-12,
+                   hint="two terms depend on sigma1: log(sigma2 / sigma1) and sigma1^2 / (2 sigma2^2)",
+                   mistakes=[("the derivative of log(sigma2 / sigma1), -1 / sigma1, is missing",
+                              lambda m1, s1, m2, s2: s1 / s2**2),
+                             ("the sign is flipped", lambda m1, s1, m2, s2: 1 / s1 - s1 / s2**2),
+                             ("d/dsigma1 of sigma1^2 / (2 sigma2^2) is sigma1 / sigma2^2: a factor 2 is lost",
+                              lambda m1, s1, m2, s2: -1 / s1 + s1 / (2 * s2**2))])
+
+
+def check_kl_normal_from_logvar(fn: Callable) -> None:
+    """fn(mu, logvar) -> KL(N(mu, exp(logvar)) || N(0, 1)), elementwise on floats or NumPy arrays, against torch."""
+
+    def reference(mu, logvar):
+        mu_t, logvar_t = torch.as_tensor(mu, dtype=torch.float64), torch.as_tensor(logvar, dtype=torch.float64)
+        kl = td.kl_divergence(td.Normal(mu_t, torch.sqrt(torch.exp(logvar_t))), td.Normal(0.0, 1.0)).numpy()
+        return float(kl) if kl.ndim == 0 else kl
+
+    rng = np.random.default_rng(5)
+    cases = [(0.0, 0.0), (1.0, 0.0), (0.0, np.log(4.0)), (np.array([0.0, 1.5, -0.3]), np.log([1.0, 0.04, 6.25])),
+             (rng.normal(size=6), rng.normal(size=6))]
+    check_function(fn, reference, cases, rtol=1e-9, atol=1e-12,
+                   hint="KL = (mu^2 + sigma^2 - log sigma^2 - 1) / 2 with sigma^2 = exp(logvar), elementwise",
+                   mistakes=[("logvar was used as log sigma; it is log sigma^2, so sigma^2 = exp(logvar)",
+                              lambda mu, lv: 0.5 * (np.square(mu) + np.exp(2 * np.asarray(lv))
+                                                    - 2 * np.asarray(lv) - 1)),
+                             ("the factor 1/2 is missing",
+                              lambda mu, lv: np.square(mu) + np.exp(lv) - np.asarray(lv) - 1)])
+
+
+def check_kl_same_cov(fn: Callable) -> None:
+    """fn(mu1, mu2, cov) -> float: KL(N(mu1, cov) || N(mu2, cov)) for NumPy arrays, against torch.distributions."""
+    rng = np.random.default_rng(6)
+    a = rng.normal(size=(4, 4))
+    cov4, m1, m2 = a @ a.T + np.eye(4), rng.normal(size=4), rng.normal(size=4)
+
+    def reference(mu1, mu2, cov):
+        cov_t = torch.from_numpy(cov)
+        return float(td.kl_divergence(td.MultivariateNormal(torch.from_numpy(mu1), covariance_matrix=cov_t),
+                                      td.MultivariateNormal(torch.from_numpy(mu2), covariance_matrix=cov_t)))
+
+    cases = [(np.zeros(2), np.zeros(2), np.eye(2)), (np.array([1.0]), np.array([-1.0]), np.array([[4.0]])),
+             (np.array([1.0, 0.5]), np.array([0.0, 0.0]), np.array([[2.0, 0.6], [0.6, 1.0]])),
+             (m1, m2, cov4), (m2, m1, cov4)]
+    check_function(fn, reference, cases, rtol=1e-8, atol=1e-10,
+                   hint="with equal covariances the log-det and trace terms cancel: "
+                        "KL = (mu2 - mu1)^T cov^-1 (mu2 - mu1) / 2",
+                   mistakes=[("the factor 1/2 is missing",
+                              lambda m1, m2, c: float((m2 - m1) @ np.linalg.solve(c, m2 - m1))),
+                             ("the quadratic form needs the inverse covariance, cov^-1, not cov",
+                              lambda m1, m2, c: float(0.5 * (m2 - m1) @ c @ (m2 - m1)))])
+
+
+def check_kl_per_dimension(fn: Callable) -> None:
+    """fn(mu, logvar) -> tensor (D,): the mean over the N rows of each dimension's KL(N(mu, exp(logvar)) || N(0, 1)).
+
+    mu and logvar are float32 tensors of shape (N, D); the reference is torch.distributions.
+    """
+
+    def reference(mu, logvar):
+        sigma = torch.sqrt(torch.exp(logvar.double()))
+        return td.kl_divergence(td.Normal(mu.double(), sigma), td.Normal(0.0, 1.0)).mean(dim=0).float()
+
+    check_function(fn, reference, _gaussian_cases(5), rtol=1e-5, atol=1e-6,
+                   hint="the KL of each entry is (mu^2 + exp(logvar) - logvar - 1) / 2; average over the rows "
+                        "(dim 0), keeping one value per latent dimension: shape (D,)",
+                   mistakes=[("the rows were summed; average them (dim 0) instead",
+                              lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv - 1).sum(0)),
+                             ("logvar was used as log sigma; it is log sigma^2, so sigma^2 = exp(logvar)",
+                              lambda mu, lv: 0.5 * (mu**2 + (2 * lv).exp() - 2 * lv - 1).mean(0))])
