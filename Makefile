@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8888
 
-.PHONY: lab test install install-test clean
+.PHONY: lab test bench bench-quick install install-test clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "vae-course needs Python 3.10 or newer, got " + sys.version.split()[0]'
@@ -36,6 +36,14 @@ lab: install
 
 test: install-test
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env notebooks tests
+
+# Four tables: training speed against the usual PyTorch pipeline, evaluation speed, quality in nats,
+# course runtime (docs/BENCHMARKS.md). Fashion-MNIST: apt-get install dataset-fashion-mnist.
+bench: install
+	$(BIN)/python -m benchmarks
+
+bench-quick: install
+	$(BIN)/python -m benchmarks --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
