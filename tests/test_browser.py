@@ -27,7 +27,7 @@ except ImportError:  # tests/ is not a package: pytest put it on sys.path
 RUN_TIMEOUT = float(os.environ.get("VAE_COURSE_BROWSER_TIMEOUT", "900"))  # seconds per notebook
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # torn down after this file: playwright leaves an event loop running
 def browser_available() -> None:
     reason = bs.missing_browser_reason()
     if reason is None:
@@ -37,7 +37,7 @@ def browser_available() -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # torn down after this file: playwright leaves an event loop running
 def lab(browser_available, tmp_path_factory):
     """One JupyterLab server for the whole session, serving a temporary root."""
     server = bs.LabServer(tmp_path_factory.mktemp("lab"))
@@ -47,7 +47,7 @@ def lab(browser_available, tmp_path_factory):
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # torn down after this file: playwright leaves an event loop running
 def browser(browser_available):
     from playwright.sync_api import sync_playwright
 

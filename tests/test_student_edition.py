@@ -7,6 +7,7 @@ they are executed only with VAE_COURSE_SLOW=1 (their structure is always tested)
 """
 
 import asyncio
+import concurrent.futures
 import copy
 import os
 import re
@@ -181,7 +182,10 @@ async def _run_both(solutions: nbformat.NotebookNode, student: nbformat.Notebook
 def run(lessons: Path, edition: Path, lesson: Path, which: str) -> list[dict | None]:
     """The errors of one edition of a lesson; both editions run once, side by side, in two kernels."""
     if lesson.name not in _runs:
-        _runs[lesson.name] = asyncio.run(_run_both(read(lessons / lesson.name), read(edition / lesson.name)))
+        both = _run_both(read(lessons / lesson.name), read(edition / lesson.name))
+        # a thread of its own: asyncio.run refuses to start where another loop runs (e.g. playwright's)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            _runs[lesson.name] = pool.submit(asyncio.run, both).result()
     return _runs[lesson.name][which]
 
 
