@@ -8,6 +8,9 @@ the articles train with, which is no log-likelihood.
     ELBO(x)     = E_{q(z|x)}[log p(x | z)] - KL(q(z | x) || p(z))
     IWAE_k(x)   = E[ log 1/k sum_{j=1}^k p(x | z_j) p(z_j) / q(z_j | x) ],  z_j ~ q(z | x)
     ELBO = IWAE_1 <= IWAE_k <= IWAE_{k+1} <= log p(x), and IWAE_k -> log p(x) as k -> infinity.
+
+Posterior collapse diagnostics (lesson 09): `kl_per_dimension` (each latent dimension's share of the KL)
+and `active_units` (Burda et al. 2016: Var_x(E_q[z_u]) > 0.01) look only at the encoder.
 """
 
 from __future__ import annotations

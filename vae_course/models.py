@@ -155,3 +155,242 @@ class GaussianVAE(VAE):
     def reconstruction_nll(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """-log N(x; sigmoid(logits), sigma^2 I) per image, in nats: (..., input_dim) -> (...)."""
         return gaussian_nll(torch.sigmoid(logits), self.pixel_logvar, x)
+
+
+# ----------------------------------------------------------------------------------------------
+# Conditional VAEs (lesson 08): three ways to tell the VAE which digit to draw, on its own backbone
+#
+# Each has sample(labels) -> pixel probabilities, and loss(x, y, beta) with the labels y required.
+# What they share is p(z | y) = N(prior_mean(y), I) and the per-image ELBO of log p(x | y):
+#     E_q[log p(x | z, y)] - KL(q(z | x, y) || N(prior_mean(y), I))
+# with encode(x, y) -> (mu, logvar) and decode(z, y) -> logits; vae_course.evaluate.elbo(model, x, y)
+# computes it for all three.
+
+
+def check_labels(name: str, labels, n_classes: int, n_rows: int | None = None) -> torch.Tensor:
+    """`labels` as a 1-D int64 tensor of class indices in 0..n_classes-1, one per row when n_rows is given."""
+    if labels is None:
+        raise ValueError(f"{name} must be given: a conditional model needs one label per image")
+    if not isinstance(labels, torch.Tensor):
+        try:
+            labels = torch.as_tensor(labels)
+            labels = labels.long() if labels.numel() == 0 else labels  # [] becomes float32 otherwise
+        except (TypeError, ValueError, RuntimeError):
+            raise ValueError(f"{name} must be a sequence of integer labels, got {type(labels).__name__}") from None
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise ValueError(f"{name} must hold integer labels, got dtype {labels.dtype}")
+    if labels.dim() != 1:
+        raise ValueError(f"{name} must be a 1-D tensor of labels, got shape {tuple(labels.shape)}")
+    if n_rows is not None and len(labels) != n_rows:
+        raise ValueError(f"{name} must have one label per row: {len(labels)} labels for {n_rows} rows")
+    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= n_classes):
+        bad = labels[(labels < 0) | (labels >= n_classes)][0]
+        raise ValueError(f"{name} must lie in 0..{n_classes - 1}, got {int(bad)}")
+    return labels.long()
+
+
+class ConditionalVAE(VAE):
+    """The VAE told the class y: q(z | x, y), p(z | y) = N(prior_mean(y), I), p(x | z, y).
+
+    This base class conditions nothing (prior_mean is 0, encode and decode ignore y): each subclass
+    changes one piece. Its loss is the negative conditional ELBO,
+        -log p(x | z, y) + beta * 1/2 sum [(mu - prior_mean(y))^2 + sigma^2 - log sigma^2 - 1].
+    """
+
+    def __init__(self, input_dim: int = 784, hidden_dim: int = 200, latent_dim: int = 10, n_classes: int = 10):
+        super().__init__(input_dim, hidden_dim, latent_dim)
+        self.n_classes = require_positive_int("n_classes", n_classes)
+
+    def config(self) -> dict:
+        return {**super().config(), "n_classes": self.n_classes}
+
+    def labels(self, y, n_rows: int | None = None, name: str = "y") -> torch.Tensor:
+        """Checked labels on the model's device: (B,) int64 in 0..n_classes-1."""
+        return check_labels(name, y, self.n_classes, n_rows).to(self.to_mu.weight.device)
+
+    def one_hot(self, y: torch.Tensor) -> torch.Tensor:
+        """(B,) labels -> (B, n_classes) float one-hot rows."""
+        return F.one_hot(y, self.n_classes).to(self.to_mu.weight.dtype)
+
+    @staticmethod
+    def _join(t: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """[t, c] along the last dim, c (B, C) repeated over t's extra leading dims: (..., B, D) -> (..., B, D + C)."""
+        return torch.cat([t, c.expand(*t.shape[:-1], c.shape[-1])], dim=-1)
+
+    def _check_z(self, z: torch.Tensor) -> torch.Tensor:
+        require_tensor("z", z, min_dim=2)
+        if z.shape[-1] != self.latent_dim:
+            raise ValueError(f"z must have {self.latent_dim} entries in its last dimension, got shape {tuple(z.shape)}")
+        return z
+
+    def prior_mean(self, y) -> torch.Tensor:
+        """The mean of p(z | y): (B,) labels -> (B, latent_dim); zeros here, as in the plain VAE."""
+        y = self.labels(y)
+        return self.to_mu.weight.new_zeros(len(y), self.latent_dim)
+
+    def encode(self, x: torch.Tensor, y=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, input_dim), (B,) labels -> mu, logvar (B, latent_dim)."""
+        self.labels(y, len(self._check_input(x)))
+        return super().encode(x)
+
+    def decode(self, z: torch.Tensor, y=None) -> torch.Tensor:
+        """(..., B, latent_dim), (B,) labels -> pixel logits (..., B, input_dim)."""
+        self.labels(y, self._check_z(z).shape[-2])
+        return super().decode(z)
+
+    def kl(self, mu: torch.Tensor, logvar: torch.Tensor, y) -> torch.Tensor:
+        """KL(N(mu, sigma^2) || N(prior_mean(y), I)) per image: (B, L) -> (B,)."""
+        # 1/2 sum [(mu - m_y)^2 + sigma^2 - log sigma^2 - 1]: the standard-normal KL of the shifted mean
+        return kl_diag_std_normal(mu - self.prior_mean(y), logvar)
+
+    def forward(self, x: torch.Tensor, y=None, generator: torch.Generator | None = None):
+        """(B, input_dim), (B,) -> (logits (B, input_dim), mu, logvar (B, latent_dim)), one z per image."""
+        mu, logvar = self.encode(x, y)
+        z = reparameterize(mu, logvar, generator)  # z = mu + sigma * eps
+        return self.decode(z, y), mu, logvar
+
+    def loss(self, x: torch.Tensor, y=None, beta: float = 1.0, generator: torch.Generator | None = None) -> LossTerms:
+        """Negative conditional ELBO (beta = 1) per image: -log p(x | z, y) + beta * KL(q || p(z | y))."""
+        y = self.labels(y, len(self._check_input(x)))
+        logits, mu, logvar = self(x, y, generator)
+        recon = bernoulli_nll(logits, x).mean()
+        kl = self.kl(mu, logvar, y).mean()
+        return LossTerms(recon + beta * kl, recon, kl)
+
+    @torch.no_grad()
+    def sample(self, labels, generator: torch.Generator | None = None) -> torch.Tensor:
+        """One image per label: z ~ N(prior_mean(y), I), returned as sigmoid(decode(z, y)): (n, input_dim)."""
+        y = self.labels(labels, name="labels")
+        if len(y) == 0:
+            raise ValueError("labels must hold at least one label")
+        mean = self.prior_mean(y)
+        noise_device = mean.device if generator is None else generator.device
+        z = mean + torch.randn(mean.shape, generator=generator, device=noise_device).to(mean.device)
+        return torch.sigmoid(self.decode(z, y))
+
+
+class ConcatCVAE(ConditionalVAE):
+    """Way 1: the one-hot label joins the encoder's input and the decoder's input.
+
+    q(z | x, y) = N(mu([x, onehot(y)]), sigma^2(...)),  p(z) = N(0, I),  p(x | z, y) from decode([z, onehot(y)]).
+    """
+
+    def __init__(self, input_dim: int = 784, hidden_dim: int = 200, latent_dim: int = 10, n_classes: int = 10):
+        super().__init__(input_dim, hidden_dim, latent_dim, n_classes)
+        # the VAE's layers, with the first layer of each half taking n_classes more inputs
+        self.encoder[0] = nn.Linear(input_dim + n_classes, hidden_dim)
+        self.decoder[0] = nn.Linear(latent_dim + n_classes, hidden_dim)
+
+    def encode(self, x: torch.Tensor, y=None) -> tuple[torch.Tensor, torch.Tensor]:
+        y = self.labels(y, len(self._check_input(x)))
+        h = self.encoder(self._join(x, self.one_hot(y)))
+        return self.to_mu(h), self.to_logvar(h)
+
+    def decode(self, z: torch.Tensor, y=None) -> torch.Tensor:
+        y = self.labels(y, self._check_z(z).shape[-2])
+        return self.decoder(self._join(z, self.one_hot(y)))
+
+
+class ClassMeanCVAE(ConditionalVAE):
+    """Way 2: one learned prior mean per class; encoder and decoder are the plain VAE's.
+
+    p(z | y) = N(mu_y, I) with mu_y a learned vector per class, so the KL term becomes
+    1/2 sum [(mu - mu_y)^2 + sigma^2 - log sigma^2 - 1]; to draw digit d, decode z ~ N(mu_d, I).
+    Nothing in the loss pushes two class means apart (mu_y follows wherever the encoder puts class y),
+    so they start apart: drawn from N(0, mean_spread^2 I).
+    """
+
+    def __init__(self, input_dim: int = 784, hidden_dim: int = 200, latent_dim: int = 10, n_classes: int = 10,
+                 mean_spread: float = 3.0):
+        super().__init__(input_dim, hidden_dim, latent_dim, n_classes)
+        if isinstance(mean_spread, bool) or not isinstance(mean_spread, (int, float)) \
+                or not math.isfinite(mean_spread) or mean_spread < 0:
+            raise ValueError(f"mean_spread must be a finite number >= 0, got {mean_spread!r}")
+        self.mean_spread = float(mean_spread)
+        self.class_means = nn.Parameter(self.mean_spread * torch.randn(n_classes, latent_dim))  # mu_y, one row per class
+
+    def config(self) -> dict:
+        return {**super().config(), "mean_spread": self.mean_spread}
+
+    def prior_mean(self, y) -> torch.Tensor:
+        return self.class_means[self.labels(y)]
+
+
+class AuxClassifierCVAE(ConditionalVAE):
+    """Way 3: a classifier sub-network whose n_classes outputs join the latent vector.
+
+    Training: c = softmax(classifier(x)) and z ~ q(z | x) go into the decoder as [z, c]; the loss adds
+    the classifier's cross-entropy with weight `ce_weight`, so `LossTerms.total` is
+    recon + beta * kl + ce_weight * CE (the CE is total - recon - beta * kl in a History).
+    Generating digit d: the n_classes dimensions are fixed to onehot(d), z ~ N(0, I); the ELBO of
+    log p(x | y) is that of this generative model, with onehot(y) in place of c.
+    """
+
+    def __init__(self, input_dim: int = 784, hidden_dim: int = 200, latent_dim: int = 10, n_classes: int = 10,
+                 ce_weight: float = 1.0):
+        super().__init__(input_dim, hidden_dim, latent_dim, n_classes)
+        if isinstance(ce_weight, bool) or not isinstance(ce_weight, (int, float)) or not math.isfinite(ce_weight) \
+                or ce_weight < 0:
+            raise ValueError(f"ce_weight must be a finite number >= 0, got {ce_weight!r}")
+        self.ce_weight = float(ce_weight)
+        self.decoder[0] = nn.Linear(latent_dim + n_classes, hidden_dim)  # [z, c] -> hidden
+        self.classifier = nn.Sequential(nn.Linear(input_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, n_classes))
+
+    def config(self) -> dict:
+        return {**super().config(), "ce_weight": self.ce_weight}
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, input_dim) -> class logits (B, n_classes)."""
+        return self.classifier(self._check_input(x))
+
+    def decode(self, z: torch.Tensor, y=None) -> torch.Tensor:
+        y = self.labels(y, self._check_z(z).shape[-2])
+        return self.decoder(self._join(z, self.one_hot(y)))
+
+    def loss(self, x: torch.Tensor, y=None, beta: float = 1.0, generator: torch.Generator | None = None) -> LossTerms:
+        """recon + beta * KL(q(z | x) || N(0, I)) + ce_weight * CE(classifier(x), y), per image."""
+        y = self.labels(y, len(self._check_input(x)))
+        mu, logvar = super().encode(x, y)
+        z = reparameterize(mu, logvar, generator)
+        class_logits = self.classify(x)
+        logits = self.decoder(self._join(z, torch.softmax(class_logits, dim=-1)))  # [z, c], c the class probabilities
+        recon = bernoulli_nll(logits, x).mean()
+        kl = self.kl(mu, logvar, y).mean()
+        ce = F.cross_entropy(class_logits, y)  # -log c_y, averaged over the batch
+        return LossTerms(recon + beta * kl + self.ce_weight * ce, recon, kl)
+
+
+class DigitClassifier(nn.Module):
+    """The independent judge of lesson 08: an MLP input_dim -> hidden_dim (ReLU) -> n_classes logits.
+
+    It follows the loss protocol so that `fit` trains it: loss(x, y) returns LossTerms with
+    total = recon = the cross-entropy -log softmax(logits)_y averaged over the batch, and kl = 0
+    (there is no latent); `beta` is ignored.
+    """
+
+    def __init__(self, input_dim: int = 784, hidden_dim: int = 200, n_classes: int = 10):
+        super().__init__()
+        self.input_dim = require_positive_int("input_dim", input_dim)
+        self.hidden_dim = require_positive_int("hidden_dim", hidden_dim)
+        self.n_classes = require_positive_int("n_classes", n_classes)
+        self.net = nn.Sequential(nn.Linear(input_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, n_classes))
+
+    def config(self) -> dict:
+        return {"input_dim": self.input_dim, "hidden_dim": self.hidden_dim, "n_classes": self.n_classes}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, input_dim) images -> (B, n_classes) logits."""
+        require_tensor("x", x, min_dim=2)
+        if x.shape[-1] != self.input_dim:
+            raise ValueError(f"x must have {self.input_dim} features in its last dimension, got shape {tuple(x.shape)}")
+        return self.net(x)
+
+    def loss(self, x: torch.Tensor, y=None, beta: float = 1.0) -> LossTerms:
+        y = check_labels("y", y, self.n_classes, len(x)).to(x.device)
+        ce = F.cross_entropy(self(x), y)
+        return LossTerms(ce, ce, ce.new_zeros(()))
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, input_dim) -> (B,) the most probable class of each image."""
+        return self(x).argmax(dim=-1)
