@@ -64,6 +64,14 @@ def free_bits_kl(mu: torch.Tensor, logvar: torch.Tensor, free_bits: float) -> to
     return per_dim.mean(dim=0).clamp(min=free_bits).sum()
 
 
+def check_images(x: torch.Tensor, input_dim: int) -> torch.Tensor:
+    """x must be a finite float tensor (..., input_dim): a batch of flattened images."""
+    require_tensor("x", x, min_dim=2)
+    if x.shape[-1] != input_dim:
+        raise ValueError(f"x must have {input_dim} features in its last dimension, got shape {tuple(x.shape)}")
+    return x
+
+
 class VAE(nn.Module):
     """The network of the articles: input_dim -> hidden_dim (ReLU) -> (mu, log sigma^2) of latent_dim,
     and latent_dim -> hidden_dim (ReLU) -> input_dim logits (a sigmoid turns them into pixel probabilities).
@@ -86,10 +94,7 @@ class VAE(nn.Module):
         return {"input_dim": self.input_dim, "hidden_dim": self.hidden_dim, "latent_dim": self.latent_dim}
 
     def _check_input(self, x: torch.Tensor) -> torch.Tensor:
-        require_tensor("x", x, min_dim=2)
-        if x.shape[-1] != self.input_dim:
-            raise ValueError(f"x must have {self.input_dim} features in its last dimension, got shape {tuple(x.shape)}")
-        return x
+        return check_images(x, self.input_dim)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, input_dim) -> mu (B, latent_dim), logvar = log sigma^2 (B, latent_dim)."""
@@ -380,10 +385,7 @@ class DigitClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, input_dim) images -> (B, n_classes) logits."""
-        require_tensor("x", x, min_dim=2)
-        if x.shape[-1] != self.input_dim:
-            raise ValueError(f"x must have {self.input_dim} features in its last dimension, got shape {tuple(x.shape)}")
-        return self.net(x)
+        return self.net(check_images(x, self.input_dim))
 
     def loss(self, x: torch.Tensor, y=None, beta: float = 1.0) -> LossTerms:
         y = check_labels("y", y, self.n_classes, len(x)).to(x.device)
