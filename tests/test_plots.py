@@ -205,3 +205,23 @@ def test_plot_mvn_kl_2d_refuses(kwargs, message):
     args = {"mu1": [0.0, 0.0], "sd1": [1.0, 1.0], "rho1": 0.0, "mu2": [0.0, 0.0], "cov2": np.eye(2)} | kwargs
     with pytest.raises(ValueError, match=message):
         plots.plot_mvn_kl_2d(**args)
+
+
+def test_plot_image_rows_draws_one_labelled_canvas():
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import pytest
+
+    from vae_course.plots import plot_image_rows
+
+    rows = [np.zeros((3, 784)), np.ones((3, 784))]
+    fig = plot_image_rows(rows, ["first", "second"], col_labels=["a", "b", "c"], title="t")
+    (ax,) = fig.axes
+    canvas = ax.images[0].get_array()
+    assert canvas.shape == (2 * 29 + 1, 3 * 29 + 1)  # 28-pixel images with a 1-pixel border
+    assert canvas[1:29, 1:29].max() == 0.0 and canvas[30:58, 1:29].min() == 1.0  # row 1 blank, row 2 ink
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["first", "second"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="rows must hold equally long rows"):
+        plot_image_rows([np.zeros((3, 784)), np.zeros((2, 784))], ["a", "b"])

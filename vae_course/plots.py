@@ -271,28 +271,18 @@ def plot_image_grid(images, ncol: int = 10, ax=None, title: str | None = None, s
 
 
 def plot_image_rows(rows, row_labels, col_labels=None, title: str | None = None, shape: tuple[int, int] = (28, 28)):
-    """One labelled row of images per entry of `rows` (each (N, H*W), same N): perturbations, interpolations."""
+    """One labelled row of images per entry of `rows` (each (N, H*W), same N): perturbations, interpolations.
+
+    The rows are drawn by `plot_labelled_grid` on one canvas; returns the figure.
+    """
     arrays = [_as_images(f"rows[{i}]", r, shape) for i, r in enumerate(rows)]
     if len(row_labels) != len(arrays) or len({len(a) for a in arrays}) != 1:
         raise ValueError(f"rows must hold equally long rows, one per row label; got lengths {[len(a) for a in arrays]} "
                          f"for {len(row_labels)} labels")
     n = len(arrays[0])
-    fig, axes = plt.subplots(len(arrays), n, figsize=(0.62 * n + 1.2, 0.62 * len(arrays) + 0.5), squeeze=False)
-    for r, (array, label) in enumerate(zip(arrays, row_labels)):
-        for c, image in enumerate(array):
-            ax = axes[r, c]
-            ax.imshow(image, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.grid(False)
-            if c == 0:
-                ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize="small")
-            if r == 0 and col_labels is not None:
-                ax.set_title(col_labels[c], fontsize="x-small")
-    if title:
-        fig.suptitle(title, fontsize="medium")
-    fig.subplots_adjust(wspace=0.05, hspace=0.05)
-    return fig
+    ax = plot_labelled_grid(np.concatenate(arrays).reshape(-1, shape[0] * shape[1]), n, row_labels, col_labels,
+                            title=title, shape=shape)
+    return ax.figure
 
 
 def plot_loss_curves(history, title: str | None = None):
