@@ -60,16 +60,18 @@ def test_gradients_flow_through_mu_and_logvar(mu0, logvar0, seed):
     np.testing.assert_allclose(logvar.grad.numpy(), 0.5 * (z.detach() - mu0).numpy(), rtol=1e-12, atol=1e-15)
 
 
-@pytest.mark.parametrize("mu,logvar,message", [
-    (torch.zeros(3), torch.zeros(2), "mu and logvar must have the same shape"),
-    ([0.0], torch.zeros(1), "mu must be a torch.Tensor"),
-    (torch.zeros(2), torch.zeros(2, dtype=torch.int64), "logvar must be a floating-point tensor"),
-    (torch.zeros(2), torch.tensor([0.0, float("nan")]), "logvar must be finite"),
-    (torch.tensor(0.0), torch.tensor(0.0), "mu must have at least 1 dimension"),
+@pytest.mark.parametrize("mu,logvar,error,message", [
+    (torch.zeros(3), torch.zeros(2), ValueError, "mu and logvar must have the same shape"),
+    ([0.0], torch.zeros(1), TypeError, "mu must be a torch.Tensor"),
+    (torch.zeros(2), torch.zeros(2, dtype=torch.int64), TypeError, "logvar must be a floating-point tensor"),
+    (torch.zeros(2), torch.tensor([0.0, float("nan")]), ValueError, "logvar must be finite"),
+    (torch.tensor(0.0), torch.tensor(0.0), ValueError, "mu must have at least 1 dimension"),
 ])
-def test_reparameterize_bad_input(mu, logvar, message):
-    with pytest.raises(ValueError, match=message):
-        reparameterize(mu, logvar)
+def test_gradient_estimators_refuse_bad_mu_and_logvar(mu, logvar, error, message):
+    # reparameterize is the per-step formula and checks nothing; the public estimators check their input
+    for estimator in (pathwise_gradient, score_function_gradient):
+        with pytest.raises(error, match=message):
+            estimator(lambda z: z.sum(-1), mu, logvar, 4)
 
 
 # ---------------------------------------------------------------------------------------------

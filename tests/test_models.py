@@ -60,13 +60,13 @@ def test_sample_gives_probabilities_and_follows_the_generator(model):
     torch.testing.assert_close(a, torch.sigmoid(model.decode(z)))
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"input_dim": 0}, "input_dim must be a positive integer"),
-    ({"latent_dim": 2.5}, "latent_dim must be a positive integer"),
-    ({"hidden_dim": True}, "hidden_dim must be a positive integer"),
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"input_dim": 0}, ValueError, "input_dim must be a positive integer"),
+    ({"latent_dim": 2.5}, TypeError, "latent_dim must be a positive integer"),
+    ({"hidden_dim": True}, TypeError, "hidden_dim must be a positive integer"),
 ])
-def test_bad_sizes_are_refused(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+def test_bad_sizes_are_refused(kwargs, error, message):
+    with pytest.raises(error, match=message):
         VAE(**kwargs)
 
 

@@ -57,7 +57,8 @@ def test_fit_uses_the_schedule_of_each_epoch():
     (dict(warmup_epochs=3, beta_max=float("nan")), "beta_max must be a finite number >= 0"),
 ])
 def test_linear_warmup_refuses_bad_settings(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+    error = TypeError if isinstance(kwargs["warmup_epochs"], float) else ValueError
+    with pytest.raises(error, match=message):
         LinearWarmup(**kwargs)
 
 

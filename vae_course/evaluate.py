@@ -21,7 +21,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from ._validate import require_positive_int, require_tensor
+from .validate import require_positive_int, require_tensor
 from .kl import LOG_2PI, kl_diag_std_normal
 from .models import bernoulli_nll
 

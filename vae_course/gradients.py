@@ -11,8 +11,7 @@ from typing import Callable, NamedTuple
 
 import torch
 
-from ._validate import require_positive_int
-from .kl import _check_mu_logvar
+from .validate import require_mu_logvar, require_positive_int
 
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -21,7 +20,6 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Gene
     z = mu + sigma * eps with sigma = exp(logvar / 2) and eps ~ N(0, I) drawn from `generator`
     (torch's global generator when None). Shapes: mu, logvar (..., D) -> z (..., D).
     """
-    _check_mu_logvar(mu, logvar)
     # the noise carries no parameter, so gradients flow through mu and sigma only; it is drawn on the
     # generator's device (a CPU generator with CUDA tensors keeps runs reproducible) and then moved
     noise_device = mu.device if generator is None else generator.device
@@ -49,7 +47,7 @@ Objective = Callable[[torch.Tensor], torch.Tensor]
 
 
 def _estimator_args(mu: torch.Tensor, logvar: torch.Tensor, n_samples: int) -> tuple[torch.Tensor, torch.Tensor, int]:
-    _check_mu_logvar(mu, logvar)
+    require_mu_logvar(mu, logvar)
     n_samples = require_positive_int("n_samples", n_samples)
     # fresh leaves: the estimators differentiate with respect to these, never the caller's tensors
     return mu.detach().clone().requires_grad_(True), logvar.detach().clone().requires_grad_(True), n_samples

@@ -12,12 +12,13 @@ import numpy as np
 import torch
 from scipy import integrate, linalg, stats
 
-from ._validate import (
+from .validate import (
+    as_mean_and_covariance,
     as_finite_array,
     as_positive_array,
     broadcast_arrays,
+    require_mu_logvar,
     require_positive_int,
-    require_tensor,
 )
 
 LOG_2PI = float(np.log(2.0 * np.pi))
@@ -131,26 +132,6 @@ def kl_normal_1d_monte_carlo(mu1: float, sigma1: float, mu2: float, sigma2: floa
 # Multivariate Gaussians
 
 
-def _mvn_args(mu_name: str, mu, cov_name: str, cov) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Check a (mean, covariance) pair; return mu, cov and cov's lower Cholesky factor."""
-    mu, cov = as_finite_array(mu_name, mu), as_finite_array(cov_name, cov)
-    if mu.ndim != 1 or mu.size == 0:
-        raise ValueError(f"{mu_name} must be a non-empty 1-D vector, got shape {mu.shape}")
-    d = mu.shape[0]
-    if cov.shape != (d, d):
-        raise ValueError(f"{cov_name} must have shape ({d}, {d}) to match {mu_name}, got {cov.shape}")
-    scale = max(1.0, float(np.abs(cov).max()))
-    if not np.allclose(cov, cov.T, rtol=0.0, atol=1e-10 * scale):
-        asym = float(np.abs(cov - cov.T).max())
-        raise ValueError(f"{cov_name} must be symmetric, got max |cov - cov.T| = {asym:.3g}")
-    try:
-        chol = linalg.cholesky(cov, lower=True)
-    except linalg.LinAlgError:
-        smallest = float(np.linalg.eigvalsh(cov).min())
-        raise ValueError(f"{cov_name} must be positive definite, got smallest eigenvalue {smallest:.3g}") from None
-    return mu, cov, chol
-
-
 def _logdet_from_chol(chol: np.ndarray) -> float:
     # log det(L L^T) = 2 sum_i log L_ii
     return float(2.0 * np.sum(np.log(np.diag(chol))))
@@ -161,7 +142,7 @@ def mvn_logpdf(x, mu, cov) -> np.ndarray:
 
     The normalizer is (2 pi)^(d/2) det(cov)^(1/2), not sqrt(2 pi det(cov)).
     """
-    mu, cov, chol = _mvn_args("mu", mu, "cov", cov)
+    mu, cov, chol = as_mean_and_covariance("mu", mu, "cov", cov)
     x = as_finite_array("x", x)
     if x.shape[-1:] != mu.shape or x.ndim > 2:
         raise ValueError(f"x must have shape ({mu.size},) or (n, {mu.size}), got {x.shape}")
@@ -177,8 +158,8 @@ def kl_mvn(mu1, cov1, mu2, cov2) -> float:
 
     1/2 [ log det(cov2)/det(cov1) - d + tr(cov2^-1 cov1) + (mu2 - mu1)^T cov2^-1 (mu2 - mu1) ]
     """
-    mu1, cov1, chol1 = _mvn_args("mu1", mu1, "cov1", cov1)
-    mu2, cov2, chol2 = _mvn_args("mu2", mu2, "cov2", cov2)
+    mu1, cov1, chol1 = as_mean_and_covariance("mu1", mu1, "cov1", cov1)
+    mu2, cov2, chol2 = as_mean_and_covariance("mu2", mu2, "cov2", cov2)
     if mu1.shape != mu2.shape:
         raise ValueError(f"mu1 and mu2 must have the same shape, got {mu1.shape} and {mu2.shape}")
     d = mu1.size
@@ -192,8 +173,8 @@ def kl_mvn(mu1, cov1, mu2, cov2) -> float:
 def kl_mvn_monte_carlo(mu1, cov1, mu2, cov2, n_samples: int = 100_000,
                        rng: np.random.Generator | int | None = None) -> MonteCarloEstimate:
     """The multivariate Gaussian KL by Monte Carlo, with scipy.stats' densities (independent of `kl_mvn`)."""
-    mu1, cov1, _ = _mvn_args("mu1", mu1, "cov1", cov1)
-    mu2, cov2, _ = _mvn_args("mu2", mu2, "cov2", cov2)
+    mu1, cov1, _ = as_mean_and_covariance("mu1", mu1, "cov1", cov1)
+    mu2, cov2, _ = as_mean_and_covariance("mu2", mu2, "cov2", cov2)
     if mu1.shape != mu2.shape:
         raise ValueError(f"mu1 and mu2 must have the same shape, got {mu1.shape} and {mu2.shape}")
     p, q = stats.multivariate_normal(mu1, cov1), stats.multivariate_normal(mu2, cov2)
@@ -205,20 +186,13 @@ def kl_mvn_monte_carlo(mu1, cov1, mu2, cov2, n_samples: int = 100_000,
 # The VAE's KL term (torch, differentiable)
 
 
-def _check_mu_logvar(mu: torch.Tensor, logvar: torch.Tensor) -> None:
-    require_tensor("mu", mu)
-    require_tensor("logvar", logvar)
-    if mu.shape != logvar.shape:
-        raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} and {tuple(logvar.shape)}")
-
-
 def kl_diag_std_normal_parts(mu: torch.Tensor, logvar: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The VAE's KL term split into its mean part and its variance part, each summed over the last dim.
 
     mean part:     1/2 sum mu^2                          (zero only when mu = 0)
     variance part: 1/2 sum (sigma^2 - log sigma^2 - 1)   (zero only when sigma = 1)
     """
-    _check_mu_logvar(mu, logvar)
+    require_mu_logvar(mu, logvar)
     mean_part = 0.5 * mu.pow(2).sum(dim=-1)
     variance_part = 0.5 * (logvar.exp() - logvar - 1.0).sum(dim=-1)
     return mean_part, variance_part

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validate import require_positive_int, require_tensor
+from .validate import require_positive_int, require_tensor
 from .gradients import reparameterize
 from .kl import LOG_2PI, kl_diag_std_normal
 

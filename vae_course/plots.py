@@ -5,11 +5,11 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ._validate import as_finite_array, as_positive_array, broadcast_arrays, require_positive_int
-from .kl import _mvn_args, kl_mvn, kl_normal_1d, normal_logpdf_1d
+from .validate import as_finite_array, as_mean_and_covariance, as_positive_array, broadcast_arrays, require_positive_int
+from .kl import kl_mvn, kl_normal_1d, normal_logpdf_1d
 
 
-def set_style(dpi: int = 80) -> None:
+def set_style(dpi: int = 110) -> None:
     """Modest, readable defaults for every lesson: small PNGs keep the notebooks under 1 MB."""
     plt.rcParams.update({
         "figure.dpi": dpi,
@@ -99,7 +99,7 @@ def ellipse_points(mu, cov, n_std: float = 1.0, n_points: int = 100) -> np.ndarr
 
     Returns an array of shape (n_points, 2); the first and last points coincide (a closed curve).
     """
-    mu, cov, chol = _mvn_args("mu", mu, "cov", cov)
+    mu, cov, chol = as_mean_and_covariance("mu", mu, "cov", cov)
     if mu.shape != (2,):
         raise ValueError(f"mu must have shape (2,) for an ellipse in the plane, got {mu.shape}")
     n_std = float(as_positive_array("n_std", n_std))

@@ -14,8 +14,8 @@ import math
 import numpy as np
 import torch
 
-from ._validate import as_finite_array, as_positive_array, require_positive_int, require_tensor
-from .kl import LOG_2PI, MonteCarloEstimate, _mvn_args, kl_mvn
+from .validate import as_finite_array, as_mean_and_covariance, as_positive_array, require_positive_int, require_tensor
+from .kl import LOG_2PI, MonteCarloEstimate, kl_mvn
 
 
 def _as_float64(array: np.ndarray) -> torch.Tensor:
@@ -66,7 +66,7 @@ class LinearGaussian:
         return z.to(torch.float64)  # differentiable: gradients still reach a float32 z
 
     def _q(self, q_mean, q_cov) -> tuple[torch.Tensor, torch.Tensor]:
-        q_mean, q_cov, _ = _mvn_args("q_mean", q_mean, "q_cov", q_cov)
+        q_mean, q_cov, _ = as_mean_and_covariance("q_mean", q_mean, "q_cov", q_cov)
         if q_mean.shape != (self.latent_dim,):
             raise ValueError(
                 f"q_mean must have shape ({self.latent_dim},) to match W's {self.latent_dim} columns, "

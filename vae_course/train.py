@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._validate import require_positive_int, require_tensor
+from .validate import require_positive_int, require_tensor
 
 TERMS = ("total", "recon", "kl")
 
