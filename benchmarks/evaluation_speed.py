@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     set_threads(args.threads)
     model, key = main_model()
-    x_eval = binarize(load_offline_mnist().x_test, seed=0)  # lesson 06's fixed binary test digits
+    x_eval = binarize(load_offline_mnist().x_test, generator=0)  # lesson 06's fixed binary test digits
     ks, repeats = (QUICK_KS, 1) if args.quick else (KS, args.repeats)
     if args.quick:
         x_eval = x_eval[:QUICK_DIGITS]
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         [f"machine: {machine_line()}",
          f"model: VAE {model.input_dim}-{model.hidden_dim}-{model.latent_dim}, trained {key.get('epochs')} epochs on "
          f"{key.get('n_train')} {key.get('source')} digits (lesson 06's checkpoint); L_1 is a one-sample ELBO",
-         "digits: binarized once, each pixel ~ Bernoulli(grey level), vae_course.data.binarize(seed=0); "
+         "digits: binarized once, each pixel ~ Bernoulli(grey level), vae_course.data.binarize(generator=0); "
          "+- is one standard error over the digits",
          f"L_{top} - L_{below} = {float(gain.mean()):.3f} +- {standard_error(gain):.3f} nats (paired over the digits): "
          "how much the bound still moves"]

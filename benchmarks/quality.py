@@ -17,7 +17,6 @@ Target: lesson 06's VAE at NLL <= 100 nats on these digits.
 
 from __future__ import annotations
 
-import inspect
 import math
 import sys
 from pathlib import Path
@@ -28,7 +27,8 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import MAIN_MODEL, lesson_checkpoints, machine_line, parser, print_table, set_threads
-from vae_course import evaluate, models
+from vae_course import evaluate
+from vae_course.vae import GaussianVAE
 from vae_course.checkpoints import load_checkpoint
 from vae_course.data import binarize, load_offline_mnist
 
@@ -43,25 +43,20 @@ def not_scored_reason(model) -> str | None:
     """Why a checkpoint gets no Bernoulli ELBO / NLL on binary digits (None: it gets them)."""
     if not callable(getattr(model, "encode", None)):
         return f"{type(model).__name__} has no latent variable: not a generative model (lesson 08's judge)"
-    if isinstance(model, getattr(models, "GaussianVAE", ())):
+    if isinstance(model, GaussianVAE):
         return "Gaussian pixels: a density on grey images, not comparable with nats of binary digits"
     return None
 
 
-def score(model, x: torch.Tensor, y: torch.Tensor, k: int, elbo_samples: int) -> tuple[str, str, float | None]:
-    """(ELBO +- se, NLL +- se, NLL) in nats per digit; a conditional model's ELBO is that of log p(x | y).
-
-    NLL is '-' for a conditional model while evaluate.iwae_bound takes no labels.
-    """
+def score(model, x: torch.Tensor, y: torch.Tensor, k: int, elbo_samples: int) -> tuple[str, str, float]:
+    """(ELBO +- se, NLL +- se, NLL) in nats per digit; a conditional model's are those of log p(x | y)."""
     g = torch.Generator().manual_seed(0)
-    conditional = isinstance(model, getattr(models, "ConditionalVAE", ()))
+    conditional = getattr(model, "takes_labels", False)
     labels = {"y": y} if conditional else {}
     e, e_se = mean_se(evaluate.elbo(model, x, n_samples=elbo_samples, generator=g, reduction="none", **labels))
-    elbo_text = f"{e:.2f} +- {e_se:.2f}" + (" (log p(x given y))" if conditional else "")
-    if conditional and "y" not in inspect.signature(evaluate.iwae_bound).parameters:
-        return elbo_text, "- (iwae_bound takes no labels)", None
+    given = " (log p(x given y))" if conditional else ""
     b, b_se = mean_se(evaluate.iwae_bound(model, x, k, generator=g, reduction="none", **labels))
-    return elbo_text, f"{-b:.2f} +- {b_se:.2f}", -b
+    return f"{e:.2f} +- {e_se:.2f}{given}", f"{-b:.2f} +- {b_se:.2f}{given}", -b
 
 
 def describe(model, key: dict) -> tuple[str, str]:
@@ -87,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     k, k_main, elbo_samples = (100, 100, 10) if args.quick else (args.k, args.k_main, 100)
     paths, problems = lesson_checkpoints(reuse=args.quick, log=lambda line: print(line, file=sys.stderr, flush=True))
     data = load_offline_mnist()
-    x_eval, y_eval = binarize(data.x_test, seed=0), data.y_test  # the lessons' fixed binary test digits
+    x_eval, y_eval = binarize(data.x_test, generator=0), data.y_test  # the lessons' fixed binary test digits
     rows, verdict, failed = [], f"target NLL <= {NLL_TARGET:.0f} for {MAIN_MODEL}: no such checkpoint", bool(problems)
     for path in paths:
         model, _, key = load_checkpoint(path)
@@ -104,10 +99,10 @@ def main(argv: list[str] | None = None) -> int:
             rows.append([path.stem, architecture, training, f"not scored: {type(error).__name__}: {error}", ""])
             failed = True
             continue
-        rows.append([path.stem, architecture, training, elbo_text, nll_text + (f" (k = {k_here:,})" if nll is not None else "")])
-        if path.stem == MAIN_MODEL and nll is not None:
+        rows.append([path.stem, architecture, training, elbo_text, nll_text + f" (k = {k_here:,})"])
+        if path.stem == MAIN_MODEL:
             # the same score on as many of its own training digits: a large gap is overfitting, a small one undertraining
-            x_seen = binarize(data.x_train[:len(x_eval)], seed=0)
+            x_seen = binarize(data.x_train[:len(x_eval)], generator=0)
             _, seen_text, nll_seen = score(model, x_seen, data.y_train[:len(x_eval)], k_here, elbo_samples)
             verdict = (f"target NLL <= {NLL_TARGET:.0f} nats for {MAIN_MODEL}: "
                        + ("met" if nll <= NLL_TARGET else f"MISSED by {nll - NLL_TARGET:.1f} nats") + f" ({nll:.2f}); "
@@ -119,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         [f"machine: {machine_line()}",
          f"ELBO: {elbo_samples} z per digit, KL in closed form; NLL = -L_k, the importance-weighted bound with k "
          f"samples per digit (k = {k_main:,} for {MAIN_MODEL}, {k:,} for the others); +- is one standard error over the digits; higher ELBO and lower NLL are better",
-         "binarization: each pixel ~ Bernoulli(grey level), drawn once with vae_course.data.binarize(seed=0), "
+         "binarization: each pixel ~ Bernoulli(grey level), drawn once with vae_course.data.binarize(generator=0), "
          "the digits lessons 06-07 evaluate on; models trained with dynamic binarization are scored as "
          "proper log-likelihoods of binary images",
          verdict, *problems]

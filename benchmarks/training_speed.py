@@ -41,7 +41,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
 
 from benchmarks.common import machine_line, parser, print_table, set_threads, spread
 from vae_course.data import IDX_FILES, ImageData, load_fashion_mnist, load_offline_mnist
-from vae_course.models import VAE
+from vae_course.vae import VAE
 from vae_course import train
 from vae_course.train import fit
 
@@ -159,7 +159,7 @@ def contenders(x: torch.Tensor, loader, clock: Callable[[], float], epochs: int 
 
     def run_fit(repeat: int) -> float:
         start = clock()
-        fit(model_f, x, epochs=epochs, batch_size=BATCH, lr=LR, seed=repeat, progress=False)
+        fit(model_f, x, epochs=epochs, batch_size=BATCH, lr=LR, generator=repeat, progress=False)
         return (clock() - start) / epochs
 
     return {"(a) DataLoader": run_a, "(b) bare loop": run_b, "fit": run_fit}

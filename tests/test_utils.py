@@ -81,3 +81,25 @@ def test_check_requirements_on_this_environment_and_a_missing_distribution():
     assert {"numpy", "torch", "ipywidgets"} <= {row.name for row in check_requirements()}
     with pytest.raises(ValueError, match="distribution 'no-such-course' is not installed"):
         check_requirements("no-such-course")
+
+
+def test_eval_mode_turns_off_training_and_gradients_and_restores_the_mode():
+    import torch
+    from torch import nn
+
+    from vae_course.utils import eval_mode, model_device
+
+    model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5))
+    for was_training in (True, False):
+        model.train(was_training)
+        with eval_mode(model):
+            assert not model.training and not torch.is_grad_enabled()
+        assert model.training is was_training and torch.is_grad_enabled()
+    model.train()
+    try:
+        with eval_mode(model):
+            raise KeyError("inside")
+    except KeyError:
+        pass
+    assert model.training  # restored even when the block fails
+    assert model_device(model) == torch.device("cpu") and model_device(nn.ReLU()) == torch.device("cpu")

@@ -98,7 +98,7 @@ def test_error_text_is_html_escaped():
 
 
 def test_empty_controls_is_a_value_error():
-    with pytest.raises(ValueError, match="controls must name at least one widget"):
+    with pytest.raises(ValueError, match="controls must be a dict naming at least one widget"):
         widgets.live_plot({}, lambda: None)
 
 

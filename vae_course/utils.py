@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import random
+from contextlib import contextmanager
 from importlib import metadata
-from typing import NamedTuple
+from typing import Iterator, NamedTuple
 
 import numpy as np
 import torch
 from packaging.requirements import Requirement as PackagingRequirement
+from torch import nn
 
 
 def seed_everything(seed: int = 0) -> None:
@@ -39,6 +41,24 @@ def get_device(prefer: str | None = None) -> torch.device:
             raise ValueError(f"prefer={prefer!r} but no {prefer} device is available here")
         return torch.device(prefer)
     return torch.device(next(name for name, ok in available.items() if ok))
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put `model` in eval mode and turn gradients off for the block; restore the mode it had on the way out."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        model.train(was_training)
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's first parameter (the CPU for a model without parameters)."""
+    parameter = next(model.parameters(), None)
+    return torch.device("cpu") if parameter is None else parameter.device
 
 
 class Requirement(NamedTuple):

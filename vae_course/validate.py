@@ -122,3 +122,58 @@ def require_mu_logvar(mu, logvar) -> None:
     require_tensor("logvar", logvar)
     if mu.shape != logvar.shape:
         raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} and {tuple(logvar.shape)}")
+
+
+def require_labels(name: str, labels, n_classes: int, n_rows: int | None = None) -> torch.Tensor:
+    """`labels` as a 1-D int64 tensor of class indices in 0..n_classes-1, one per row when n_rows is given."""
+    if labels is None:
+        raise ValueError(f"{name} must be given: this model needs one class label per image")
+    if isinstance(labels, np.ndarray):
+        labels = torch.from_numpy(labels)
+    if not isinstance(labels, torch.Tensor):
+        try:
+            labels = torch.as_tensor(labels)
+            labels = labels.long() if labels.numel() == 0 else labels  # [] becomes float32 otherwise
+        except (TypeError, ValueError, RuntimeError):
+            raise TypeError(f"{name} must be a sequence of integer labels, got {type(labels).__name__}") from None
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integer labels, got dtype {labels.dtype}")
+    if labels.dim() != 1:
+        raise ValueError(f"{name} must be a 1-D tensor of labels, got shape {tuple(labels.shape)}")
+    if n_rows is not None and len(labels) != n_rows:
+        raise ValueError(f"{name} must have one label per row: {len(labels)} labels for {n_rows} rows")
+    bad = labels[(labels < 0) | (labels >= n_classes)]
+    if len(bad):
+        raise ValueError(f"{name} must lie in 0..{n_classes - 1}, got {int(bad[0])}")
+    return labels.long()
+
+
+def require_images(name: str, value, features: int | None = None, *, allow_empty: bool = False) -> torch.Tensor:
+    """A batch of flattened images: a finite float tensor (N, features) with every pixel in [0, 1]."""
+    if isinstance(value, np.ndarray):
+        value = torch.from_numpy(value)
+    require_tensor(name, value, min_dim=2)
+    if value.dim() != 2:
+        raise ValueError(f"{name} must be a 2-D tensor (images, pixels), got shape {tuple(value.shape)}")
+    if features is not None and value.shape[1] != features:
+        raise ValueError(f"{name} must have {features} pixels per image (the model's input_dim), "
+                         f"got shape {tuple(value.shape)}")
+    if not allow_empty and len(value) == 0:
+        raise ValueError(f"{name} must hold at least one image, got shape {tuple(value.shape)}")
+    if value.numel():
+        low, high = (float(v) for v in torch.aminmax(value.detach()))
+        if low < 0.0 or high > 1.0:
+            raise ValueError(f"{name} must hold pixel values in [0, 1] (grey levels or probabilities), got values "
+                             f"in [{low:g}, {high:g}]; divide 0..255 images by 255")
+    return value
+
+
+def as_torch_generator(name: str, value, device: torch.device | str = "cpu") -> torch.Generator | None:
+    """`value` as a torch.Generator: a Generator is used as it is, an int seeds a new one, None stays None."""
+    if value is None or isinstance(value, torch.Generator):
+        return value
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a torch.Generator, an int seed or None, got {type(value).__name__} {value!r}")
+    if not 0 <= value < 2**63:
+        raise ValueError(f"{name} must be a seed in [0, 2**63), got {value}")
+    return torch.Generator(device=device).manual_seed(int(value))

@@ -36,8 +36,14 @@ def live_plot(controls: dict[str, widgets.ValueWidget], draw: Callable[..., str 
     shown above the figure as the readout (for example the KL value). `controls` maps `draw`'s
     argument names to widgets (sliders, dropdowns, toggles).
     """
-    if not controls:
-        raise ValueError("controls must name at least one widget")
+    if not isinstance(controls, dict) or not controls:
+        raise ValueError(f"controls must be a dict naming at least one widget, got {controls!r}")
+    for name, control in controls.items():
+        if not isinstance(control, widgets.ValueWidget):
+            raise TypeError(f"controls[{name!r}] must be a widget with a value (a slider, a dropdown), "
+                            f"got {type(control).__name__}")
+    if not callable(draw):
+        raise TypeError(f"draw must be a function of the controls' values, got {type(draw).__name__}")
     readout = widgets.HTML(value="").add_class(READOUT_CLASS)
     output = widgets.Output(layout=widgets.Layout(height=height, overflow="hidden")).add_class(FIGURE_CLASS)
 
@@ -69,7 +75,7 @@ def kl_readout(kl_pq: float, kl_qp: float) -> str:
 
 
 def latent_explorer(decode: Callable, z_points, labels, *, limit: float = 3.0, step: float = 0.05,
-                    shape: tuple[int, int] = (28, 28)) -> widgets.VBox:
+                    shape: tuple[int, int] | None = None) -> widgets.VBox:
     """Lesson 07's widget: two sliders pick a point z = (z1, z2); the figure marks it on the latent scatter
     and shows the image the decoder makes of it.
 
@@ -78,11 +84,12 @@ def latent_explorer(decode: Callable, z_points, labels, *, limit: float = 3.0, s
     """
     import torch
 
-    from .plots import plot_latent_scatter
+    from .plots import image_shape, plot_latent_scatter
 
     def draw(z1: float, z2: float) -> str:
         with torch.no_grad():
-            image = decode(torch.tensor([[z1, z2]], dtype=torch.float32)).reshape(shape).cpu().numpy()
+            pixels = decode(torch.tensor([[z1, z2]], dtype=torch.float32)).cpu().numpy()
+        image = pixels.reshape(image_shape(pixels.size, shape))
         fig, (ax_z, ax_x) = plt.subplots(1, 2, figsize=(8.4, 3.8), gridspec_kw={"width_ratios": [1.5, 1]})
         plot_latent_scatter(z_points, labels, ax=ax_z, point=(z1, z2), limit=limit)
         ax_x.imshow(image, cmap="gray_r", vmin=0.0, vmax=1.0)
@@ -105,6 +112,8 @@ def conditional_sampler(models: dict, judge: Callable, *, n: int = 8, max_seed: 
     import numpy as np
     import torch
 
+    from .plots import image_shape
+
     if not models:
         raise ValueError("models must name at least one conditional model")
     n_classes = next(iter(models.values())).n_classes
@@ -115,7 +124,7 @@ def conditional_sampler(models: dict, judge: Callable, *, n: int = 8, max_seed: 
             verdicts = judge(images).argmax(dim=-1).cpu().tolist()
         fig, axes = plt.subplots(1, n, figsize=(0.9 * n + 0.4, 1.55))
         for ax, image, verdict in zip(np.atleast_1d(axes), images.cpu().numpy(), verdicts):
-            ax.imshow(image.reshape(28, 28), cmap="gray_r", vmin=0.0, vmax=1.0)
+            ax.imshow(image.reshape(image_shape(image.size)), cmap="gray_r", vmin=0.0, vmax=1.0)
             ax.set_axis_off()
             ax.set_title(f"reads {verdict}", fontsize="small", color="C2" if verdict == digit else "C3")
         fig.tight_layout()
