@@ -270,7 +270,7 @@ def plot_bimodal_fit(model: SquaredMeanModel, x: float, q_mean: float, q_sigma: 
     ax_z.plot(z, posterior, label=f"posterior p(z | x = {x:g})")
     ax_z.fill_between(z, q, alpha=0.25)
     ax_z.plot(z, q, label=f"q(z) = N({q_mean:.2f}, {q_sigma:.2f}$^2$)")
-    ax_z.set(xlabel="z", ylabel="density", xlim=(lo, hi), ylim=(0, 1.25 * max(posterior.max(), q.max())))
+    ax_z.set(xlabel="z", ylabel="density", xlim=(lo, hi), ylim=(0, 1.4 * max(posterior.max(), q.max())))
     ax_z.legend(fontsize="small", loc="upper left")
     means = np.linspace(lo, hi, 401)
     ax_elbo.plot(means, model.elbo(x, means, q_sigma), label=f"ELBO, q's sigma held at {q_sigma:.2f}")
