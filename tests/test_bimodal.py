@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-from scipy import integrate, optimize, stats  # noqa: E402
+from scipy import integrate, optimize, special, stats  # noqa: E402
 
 from vae_course.bimodal import SquaredMeanModel, plot_bimodal_fit  # noqa: E402
 
@@ -48,6 +48,19 @@ def grid_posterior(x: float, sigma: float, half_width: float = 30.0, n: int = 60
 def test_log_evidence_matches_a_trapezoid_grid(sigma, x):
     _, log_px, _ = grid_posterior(x, sigma)
     assert SquaredMeanModel(sigma).log_evidence(x) == pytest.approx(log_px, abs=1e-8)
+
+
+@settings(max_examples=40, deadline=None)
+@given(sigmas, observations)
+def test_log_evidence_matches_the_parabolic_cylinder_closed_form(sigma, x):
+    # p(x) = exp(-x^2 / (2 sigma^2)) / (2 pi sigma) * integral of exp(-a z^4 + b z^2) dz, a = 1/(2 sigma^2),
+    # b = x / sigma^2 - 1/2, and that integral is (2a)^(-1/4) sqrt(pi) exp(b^2 / (8a)) D_{-1/2}(-b / sqrt(2a))
+    # (Gradshteyn & Ryzhik 3.462.1 after u = z^2), D the parabolic cylinder function
+    a, b = 1 / (2 * sigma**2), x / sigma**2 - 0.5
+    d = special.pbdv(-0.5, -b / math.sqrt(2 * a))[0]
+    log_integral = -0.25 * math.log(2 * a) + 0.5 * math.log(math.pi) + b**2 / (8 * a) + math.log(d)
+    closed = -math.log(2 * math.pi * sigma) - x**2 / (2 * sigma**2) + log_integral
+    assert SquaredMeanModel(sigma).log_evidence(x) == pytest.approx(closed, rel=1e-9, abs=1e-9)
 
 
 @pytest.mark.parametrize("sigma, x", [(0.5, 2.0), (1.0, 3.0), (0.3, -0.5)])
