@@ -260,6 +260,8 @@ def plot_gradient_variance(sample_counts, variances: dict, stderrs: dict | None 
         else:
             ax.plot(counts, per_count("exact", name, exact[name]), "-", color=color, lw=1.5, label=f"{name} (exact)")
             ax.errorbar(counts, values, yerr=yerr, fmt="o", ms=4, capsize=3, color=color)
+    if exact is not None:
+        ax.plot([], [], "o", ms=4, color="0.4", label="measured" + ("" if stderrs is None else r" ($\pm$2 s.e.)"))
     ax.set(xscale="log", yscale="log", xlabel="samples per estimate n", ylabel="variance of the gradient estimate")
     ax.legend(fontsize="small")
     return fig
