@@ -8,6 +8,7 @@ import numpy as np
 from .validate import (as_finite_array, as_mean_and_covariance, as_positive_array, broadcast_arrays, require_number,
                        require_positive_int)
 from .kl import kl_mvn, kl_normal_1d, normal_logpdf_1d
+from .toy import LinearGaussian
 
 
 def set_style(dpi: int = 110) -> None:
@@ -166,6 +167,8 @@ def plot_elbo_gap_1d(model, x, q_mean: float, q_sigma: float, mean_range=None):
     which is KL(q || p(z | x)). `mean_range` defaults to the posterior mean +- 3, which does not move
     with q, so the view stays put while a slider moves. Returns the figure.
     """
+    if not isinstance(model, LinearGaussian):
+        raise TypeError(f"model must be a LinearGaussian, got {type(model).__name__}")
     if model.latent_dim != 1:
         raise ValueError(f"model must have a 1-D latent for this figure, got latent_dim={model.latent_dim}")
     q_mean = require_number("q_mean", q_mean)
