@@ -5,8 +5,10 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .validate import as_finite_array, as_mean_and_covariance, as_positive_array, broadcast_arrays, require_positive_int
+from .validate import (as_finite_array, as_mean_and_covariance, as_positive_array, broadcast_arrays, require_number,
+                       require_positive_int)
 from .kl import kl_mvn, kl_normal_1d, normal_logpdf_1d
+from .toy import LinearGaussian
 
 
 def set_style(dpi: int = 110) -> None:
@@ -157,36 +159,39 @@ def plot_mvn_kl_2d(mu1, sd1, rho1: float, mu2, cov2, rho_range=(-0.95, 0.95), xy
 # The ELBO and reparameterization lessons (04-05)
 
 
-def plot_elbo_gap_1d(model, x, q_mean: float, q_std: float, mean_range=None):
-    """Lesson 04's figure for a LinearGaussian model with a 1-D latent and q = N(q_mean, q_std^2).
+def plot_elbo_gap_1d(model, x, q_mean: float, q_sigma: float, mean_range=None):
+    """Lesson 04's figure for a LinearGaussian model with a 1-D latent and q = N(q_mean, q_sigma^2).
 
-    Left: the exact posterior p(z | x) and q. Right: the ELBO as q's mean sweeps `mean_range` (q_std
+    Left: the exact posterior p(z | x) and q. Right: the ELBO as q's mean sweeps `mean_range` (q_sigma
     held), under the line log p(x); the gap at the current q is drawn and labelled with its value,
     which is KL(q || p(z | x)). `mean_range` defaults to the posterior mean +- 3, which does not move
     with q, so the view stays put while a slider moves. Returns the figure.
     """
+    if not isinstance(model, LinearGaussian):
+        raise TypeError(f"model must be a LinearGaussian, got {type(model).__name__}")
     if model.latent_dim != 1:
         raise ValueError(f"model must have a 1-D latent for this figure, got latent_dim={model.latent_dim}")
-    q_mean = float(as_finite_array("q_mean", q_mean))
-    q_std = float(as_positive_array("q_std", q_std))
+    q_mean = require_number("q_mean", q_mean)
+    q_sigma = require_number("q_sigma", q_sigma, minimum=0.0, strict=True)
     post_mean, post_cov = model.posterior(x)
-    post_mean, post_std = float(post_mean[0]), float(post_cov[0, 0]) ** 0.5
+    post_mean, post_sigma = float(post_mean[0]), float(post_cov[0, 0]) ** 0.5
     lo, hi = _check_range("mean_range", (post_mean - 3, post_mean + 3) if mean_range is None else mean_range)
     log_px = model.log_evidence(x)
-    elbo = model.elbo(x, [q_mean], [[q_std**2]])
-    fig, (ax_z, ax_elbo) = plt.subplots(1, 2, figsize=(10, 3.4))
-    z = np.linspace(min(lo, q_mean - 4 * q_std), max(hi, q_mean + 4 * q_std), 400)
-    for mu, sd, name in ((post_mean, post_std, "posterior p(z | x)"), (q_mean, q_std, "q(z)")):
-        density = np.exp(normal_logpdf_1d(z, mu, sd))
+    elbo = model.elbo(x, [q_mean], [[q_sigma**2]])
+    fig, (ax_z, ax_elbo) = plt.subplots(1, 2, figsize=(10, 3.6))
+    z = np.linspace(min(lo, q_mean - 4 * q_sigma), max(hi, q_mean + 4 * q_sigma), 400)
+    for mu, sigma, name in ((post_mean, post_sigma, "posterior p(z | x)"), (q_mean, q_sigma, "q(z)")):
+        density = np.exp(normal_logpdf_1d(z, mu, sigma))
         ax_z.fill_between(z, density, alpha=0.25)
-        ax_z.plot(z, density, label=f"{name} = N({mu:.2f}, {sd:.2f}$^2$)")
+        ax_z.plot(z, density, label=f"{name} = N({mu:.2f}, {sigma:.2f}$^2$)")
     ax_z.set(xlabel="z", ylabel="density", xlim=(lo, hi))
     ax_z.legend(fontsize="small", loc="upper left")
     means = np.linspace(lo, hi, 121)
-    ax_elbo.plot(means, [model.elbo(x, [m], [[q_std**2]]) for m in means], label=f"ELBO, q's sd held at {q_std:.2f}")
+    ax_elbo.plot(means, [model.elbo(x, [m], [[q_sigma**2]]) for m in means],
+                 label=rf"ELBO, q's $\sigma$ held at {q_sigma:.2f}")
     ax_elbo.axhline(log_px, color="k", lw=1, label=f"log p(x) = {log_px:.3f}")
     ax_elbo.plot([q_mean, q_mean], [elbo, log_px], color="C3", lw=2,
-                 label=f"gap = KL(q || p(z|x)) = {log_px - elbo:.3f}")
+                 label=rf"gap = KL(q $\|$ p(z|x)) = {log_px - elbo:.3f}")
     ax_elbo.plot(q_mean, elbo, "o", color="C3", ms=5)
     ax_elbo.set(xlabel="mean of q", ylabel="nats", xlim=(lo, hi), ylim=(min(elbo, log_px - 4) - 0.5, log_px + 1))
     ax_elbo.legend(fontsize="small", loc="lower center")
@@ -194,38 +199,75 @@ def plot_elbo_gap_1d(model, x, q_mean: float, q_std: float, mean_range=None):
     return fig
 
 
-def plot_iwae_bounds(ks, means, stderrs, log_evidence: float, ax=None):
-    """The importance-weighted bound against k (log axis) with +-2 standard errors, under log p(x); returns the axis."""
+def _figure_and_axis(ax, figsize: tuple[float, float]):
+    """The axis to draw on (a new figure's when `ax` is None) and its figure."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+        return fig, ax
+    return ax.figure, ax
+
+
+def plot_iwae_bounds(ks, means, stderrs, log_evidence: float, elbo: float | None = None, ax=None):
+    """The importance-weighted bound against k (log axis) with +-2 standard errors, under log p(x).
+
+    With `elbo`, a dashed line marks the ELBO (the bound at k = 1). Returns the figure.
+    """
     ks, means, stderrs = broadcast_arrays(ks=as_positive_array("ks", ks), means=as_finite_array("means", means),
                                           stderrs=as_finite_array("stderrs", stderrs))
-    log_evidence = float(as_finite_array("log_evidence", log_evidence))
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5.5, 3.2))
+    if ks.ndim != 1 or ks.size == 0:
+        raise ValueError(f"ks must be a non-empty 1-D sequence, got shape {ks.shape}")
+    log_evidence = require_number("log_evidence", log_evidence)
+    fig, ax = _figure_and_axis(ax, (5.5, 3.4))
     ax.errorbar(ks, means, yerr=2 * stderrs, fmt="o-", ms=4, capsize=3,
                 label=r"IWAE bound $\mathcal{L}_k$ ($\pm$2 s.e.)")
     ax.axhline(log_evidence, color="k", lw=1, label=f"log p(x) = {log_evidence:.3f}")
+    if elbo is not None:
+        elbo = require_number("elbo", elbo)
+        ax.axhline(elbo, color="C1", ls="--", lw=1, label=f"ELBO = {elbo:.3f}")
     ax.set(xscale="log", xlabel="k (importance samples)", ylabel="nats")
     ax.legend(fontsize="small", loc="lower right")
-    return ax
+    return fig
 
 
-def plot_gradient_variance(sample_counts, variances: dict, ax=None):
-    """Measured variance of each gradient estimator against the number of samples, on log-log axes; returns the axis.
+def plot_gradient_variance(sample_counts, variances: dict, stderrs: dict | None = None, exact: dict | None = None,
+                           ax=None):
+    """Variance of each gradient estimator against the number of samples n, on log-log axes; returns the figure.
 
-    `variances` maps an estimator's name to its variances, one per sample count.
+    `variances` maps an estimator's name to its measured variances, one per sample count; `stderrs`
+    (optional) to their standard errors, drawn as +-2 s.e. bars; `exact` (optional) to the exact
+    variances, drawn as lines in the same colour (the measured values are then drawn as points).
     """
     counts = as_positive_array("sample_counts", sample_counts)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5.5, 3.4))
-    for name, values in variances.items():
-        values = as_positive_array(f"variances[{name!r}]", values)
+    if counts.ndim != 1 or counts.size == 0:
+        raise ValueError(f"sample_counts must be a non-empty 1-D sequence, got shape {counts.shape}")
+    if not variances:
+        raise ValueError("variances must name at least one estimator, got an empty mapping")
+
+    def per_count(what: str, name: str, values, check=as_positive_array) -> np.ndarray:
+        values = check(f"{what}[{name!r}]", values)
         if values.shape != counts.shape:
-            raise ValueError(f"variances[{name!r}] must have one value per sample count ({counts.size}), "
+            raise ValueError(f"{what}[{name!r}] must have one value per sample count ({counts.size}), "
                              f"got shape {values.shape}")
-        ax.plot(counts, values, "o-", ms=4, label=name)
+        return values
+
+    for extra, what in ((stderrs, "stderrs"), (exact, "exact")):
+        if extra is not None and set(extra) != set(variances):
+            raise ValueError(f"{what} must have the same estimator names as variances, got {sorted(extra)} "
+                             f"and {sorted(variances)}")
+    fig, ax = _figure_and_axis(ax, (6.0, 3.8))
+    for i, (name, values) in enumerate(variances.items()):
+        values, color = per_count("variances", name, values), f"C{i}"
+        yerr = None if stderrs is None else 2 * per_count("stderrs", name, stderrs[name], as_finite_array)
+        if exact is None:
+            ax.errorbar(counts, values, yerr=yerr, fmt="o-", ms=4, capsize=3, color=color, label=name)
+        else:
+            ax.plot(counts, per_count("exact", name, exact[name]), "-", color=color, lw=1.5, label=f"{name} (exact)")
+            ax.errorbar(counts, values, yerr=yerr, fmt="o", ms=4, capsize=3, color=color)
+    if exact is not None:
+        ax.plot([], [], "o", ms=4, color="0.4", label="measured" + ("" if stderrs is None else r" ($\pm$2 s.e.)"))
     ax.set(xscale="log", yscale="log", xlabel="samples per estimate n", ylabel="variance of the gradient estimate")
     ax.legend(fontsize="small")
-    return ax
+    return fig
 
 
 # ----------------------------------------------------------------------------------------------

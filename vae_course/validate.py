@@ -177,3 +177,55 @@ def as_torch_generator(name: str, value, device: torch.device | str = "cpu") -> 
     if not 0 <= value < 2**63:
         raise ValueError(f"{name} must be a seed in [0, 2**63), got {value}")
     return torch.Generator(device=device).manual_seed(int(value))
+
+
+# ----------------------------------------------------------------------------------------------
+# Booleans, tensors that require grad, callables, flags and empty tensors
+
+
+def _holds_bool(value) -> bool:
+    """True if `value` is a boolean or a container of booleans (nested lists, arrays, tensors)."""
+    if isinstance(value, (bool, np.bool_)):
+        return True
+    if isinstance(value, torch.Tensor):
+        return value.dtype == torch.bool
+    if isinstance(value, np.ndarray):
+        return value.dtype == np.bool_ or (value.dtype == object and any(_holds_bool(v) for v in value.flat))
+    if isinstance(value, (list, tuple)):
+        return any(_holds_bool(v) for v in value)
+    return False
+
+
+def as_real_array(name: str, value) -> np.ndarray:
+    """`as_finite_array`, refusing what would be silently converted: booleans (True is not 1.0 here) and
+    tensors that require grad (the result would carry no gradient back to them). Both are TypeErrors."""
+    if value is None:
+        raise TypeError(f"{name} must be a real number or an array of them, got None")
+    if isinstance(value, torch.Tensor) and value.requires_grad:
+        raise TypeError(f"{name} must be a number or an array of numbers, got a tensor that requires grad "
+                        f"(no gradient flows back through this function: pass {name}.detach())")
+    if _holds_bool(value):
+        raise TypeError(f"{name} must be a real number or an array of them, got a boolean {value!r}")
+    return as_finite_array(name, value)
+
+
+def require_callable(name: str, value):
+    """`value` must be callable (a function of samples); TypeError otherwise, None included."""
+    if not callable(value):
+        raise TypeError(f"{name} must be callable (a function), got {type(value).__name__} {value!r}")
+    return value
+
+
+def require_flag(name: str, value) -> bool:
+    """`value` must be a bool (True or False); 1, 0, 'yes' and None are refused."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
+def require_nonempty_tensor(name: str, value, *, min_dim: int = 1) -> torch.Tensor:
+    """`require_tensor`, and at least one entry."""
+    require_tensor(name, value, min_dim=min_dim)
+    if value.numel() == 0:
+        raise ValueError(f"{name} must not be empty, got shape {tuple(value.shape)}")
+    return value
