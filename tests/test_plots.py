@@ -131,6 +131,7 @@ def test_plot_gaussian_ellipses_makes_its_own_figure_without_ax():
     ({"n_sigmas": ()}, ValueError, "n_sigmas must be a non-empty sequence"),
     ({"n_sigmas": (1.0, -2.0)}, ValueError, "n_sigma must be > 0"),
     ({"ax": "axis"}, TypeError, "ax must be a matplotlib Axes or None"),
+    ({"mu": plt.subplots()[1]}, TypeError, "mu must be a 2-D mean, got a matplotlib Axes: the axis goes last"),
     ({"cov": [[1.0, 1.0], [1.0, 1.0]]}, ValueError, "cov must be positive definite"),
 ])
 def test_plot_gaussian_ellipses_refuses(kwargs, error, message):

@@ -133,6 +133,8 @@ def ellipse_points(mu, cov, n_sigma: float = 1.0, n_points: int = 100) -> np.nda
 def plot_gaussian_ellipses(mu, cov, n_sigmas=(1.0, 2.0), label: str | None = None, color=None, ax=None):
     """Draw the 1- and 2-sigma contours (solid, then dashed) of N(mu, cov) and its mean on one axis (a new
     figure if `ax` is None); returns the figure."""
+    if isinstance(mu, plt.Axes):  # the axis used to come first
+        raise TypeError("mu must be a 2-D mean, got a matplotlib Axes: the axis goes last, as ax=...")
     if isinstance(n_sigmas, (str, bytes)) or not hasattr(n_sigmas, "__len__") or len(n_sigmas) == 0:
         raise ValueError(f"n_sigmas must be a non-empty sequence of contour levels, got {n_sigmas!r}")
     contours = [ellipse_points(mu, cov, n_sigma) for n_sigma in n_sigmas]  # checks mu, cov and each level first
