@@ -285,7 +285,8 @@ def test_kl_quadrature_is_inf_where_q_has_no_density_where_p_does():
     ({"lower": 0.0, "upper": 0.5}, ValueError, r"log_p must be a normalized log density .* mass there is 0.5"),
     ({"log_p": None}, TypeError, r"log_p must be callable \(a function\), got NoneType None"),
     ({"log_q": 0.5}, TypeError, r"log_q must be callable"),
-    ({"log_q": lambda x: np.nan}, ValueError, r"the integrand is NaN"),
+    ({"log_q": lambda x: np.nan}, ValueError, r"log_q must return a number or -inf, got nan at x = "),
+    ({"log_p": lambda x: np.nan}, ValueError, r"log_p must return a number or -inf, got nan"),
 ])
 def test_kl_quadrature_bad_input(kwargs, error, message):
     args = {"log_p": lambda x: 0.0, "log_q": lambda x: -math.log(2), "lower": 0.0, "upper": 1.0} | kwargs
@@ -431,6 +432,17 @@ def test_kl_mvn_refuses_beyond_condition_1e12(condition, refused):
     else:  # -log(1 - rho^2) / 2 + (tr(cov^-1) - 2) / 2, against torch
         assert kl.kl_mvn([0.0, 0.0], np.eye(2), [0.0, 0.0], cov) == pytest.approx(
             torch_mvn_kl(np.zeros(2), np.eye(2), np.zeros(2), cov), rel=1e-3)
+
+
+def test_kl_mvn_does_not_overflow_where_the_kl_is_finite():
+    # mu2 - mu1 = -2e308 overflows; the KL, 1/2 (log 1.7e308 - 1 + 1/1.7e308 + 4e616/1.7e308), is 1.18e308
+    got = kl.kl_mvn([1e308], [[1.0]], [-1e308], [[1.7e308]])
+    with mpmath.workdps(40):
+        var2, diff = mpmath.mpf(1.7e308), mpmath.mpf(2e308)
+        exact = (mpmath.log(var2) - 1 + 1 / var2 + diff**2 / var2) / 2
+    assert abs(got - exact) <= 1e-13 * exact
+    assert kl.kl_mvn([1e308, 0.0], np.eye(2), [-1e308, 0.0], np.eye(2)) == math.inf  # exactly 2e616: beyond float64
+    assert kl.kl_mvn([0.0], [[1e-300]], [0.0], [[1e300]]) == pytest.approx(0.5 * (600 * math.log(10) - 1), rel=1e-14)
 
 
 @settings(max_examples=50)

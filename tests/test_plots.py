@@ -203,6 +203,12 @@ def test_plot_normal_kl_1d_draws_the_densities_and_both_kl_curves():
     np.testing.assert_allclose(marks.get_xdata(), [sigma1, sigma1])
 
 
+def test_plot_normal_kl_1d_draws_a_kl_beyond_float64():
+    # KL(p || q) = 5e1199 is inf in float64: the figure is still drawn, with a finite axis
+    fig = plots.plot_normal_kl_1d(0.0, 1e300, 0.0, 1e-300, mu1_range=(-1, 1), sigma1_range=(0.5, 2))
+    assert all(np.isfinite(ax.get_ylim()).all() for ax in fig.axes)
+
+
 @pytest.mark.parametrize("kwargs, error, message", [
     ({"sigma1": -1.0}, ValueError, "sigma1 must be > 0"),
     ({"sigma2": 0.0}, ValueError, "sigma2 must be > 0"),

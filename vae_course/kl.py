@@ -157,20 +157,24 @@ def kl_quadrature(log_p: Callable, log_q: Callable, lower: float = -np.inf, uppe
     if not lower < upper:
         raise ValueError(f"upper must be > lower, got lower={lower} and upper={upper}")
 
+    def evaluate(name: str, fn: Callable, x: float) -> float:
+        value = float(fn(x))
+        if math.isnan(value):
+            raise ValueError(f"{name} must return a number or -inf, got nan at x = {x!r}")
+        return value
+
     def density(x: float) -> float:
-        return float(np.exp(log_p(x)))
+        return float(np.exp(evaluate("log_p", log_p, x)))
 
     def integrand(x: float) -> float:
-        lp = float(log_p(x))
-        return 0.0 if lp == -np.inf else float(np.exp(lp) * (lp - float(log_q(x))))
+        lp = evaluate("log_p", log_p, x)
+        return 0.0 if lp == -math.inf else float(np.exp(lp)) * (lp - evaluate("log_q", log_q, x))
 
     mass, _ = integrate.quad(density, lower, upper, limit=200, epsabs=1e-13, epsrel=1e-10)
     if not abs(mass - 1.0) <= 1e-6:
         raise ValueError(f"log_p must be a normalized log density on [lower, upper] = [{lower}, {upper}]: "
                          f"p's mass there is {mass:.9g}, not 1 (widen the bounds, or check log_p)")
     value, _abs_err = integrate.quad(integrand, lower, upper, limit=200, epsabs=1e-12, epsrel=1e-10)
-    if math.isnan(value):
-        raise ValueError("the integrand is NaN somewhere: log_p and log_q must return numbers or -inf")
     return float(value)
 
 
@@ -300,9 +304,14 @@ def kl_mvn(mu1, cov1, mu2, cov2) -> float:
     _same_shape(mu1, mu2)
     d = mu1.size
     # tr(cov2^-1 cov1) = |L2^-1 L1|_F^2 and the quadratic form = |L2^-1 (mu2 - mu1)|^2
-    trace = float(np.sum(linalg.solve_triangular(chol2, chol1, lower=True) ** 2))
-    quad = float(np.sum(linalg.solve_triangular(chol2, mu2 - mu1, lower=True) ** 2))
-    kl = 0.5 * (_logdet_from_chol(chol2) - _logdet_from_chol(chol1) - d + trace + quad)
+    with np.errstate(over="ignore"):  # a KL beyond float64's range is inf, correctly rounded
+        trace = float(np.sum(linalg.solve_triangular(chol2, chol1, lower=True) ** 2))
+        diff = mu2 - mu1
+        if np.all(np.isfinite(diff)):
+            half_quad = 0.5 * float(np.sum(linalg.solve_triangular(chol2, diff, lower=True) ** 2))
+        else:  # means near +-1e308 of opposite signs: halve the difference, and multiply its square back by 4
+            half_quad = 2.0 * float(np.sum(linalg.solve_triangular(chol2, mu2 / 2 - mu1 / 2, lower=True) ** 2))
+        kl = 0.5 * (_logdet_from_chol(chol2) - _logdet_from_chol(chol1) - d + trace) + half_quad
     return max(kl, 0.0)  # KL >= 0; rounding can leave -1e-16 for identical arguments
 
 

@@ -65,6 +65,12 @@ def _positive(name: str, value) -> float:
     return require_number(name, value, minimum=0.0, strict=True)
 
 
+def _kl_top(*values: float) -> float:
+    # the top of a KL axis: room above the marked points, which may be inf (a KL beyond float64)
+    finite = [v for v in values if np.isfinite(v)]
+    return max([1.0] + [1.5 * v for v in finite])
+
+
 def plot_normal_kl_1d(mu1: float, sigma1: float, mu2: float, sigma2: float,
                       mu1_range=(-4.0, 4.0), sigma1_range=(0.2, 3.0)):
     """Lesson 02's figure for p = N(mu1, sigma1^2) and q = N(mu2, sigma2^2); returns the figure.
@@ -96,7 +102,7 @@ def plot_normal_kl_1d(mu1: float, sigma1: float, mu2: float, sigma2: float,
         ax.plot(grid, pq, label="KL(p || q)")
         ax.plot(grid, qp, label="KL(q || p)")
         ax.plot([now, now], [kl_pq, kl_qp], "ko", ms=4)
-        ax.set(xlabel=xlabel, ylabel="KL (nats)", ylim=(0, max(1.0, 1.5 * max(kl_pq, kl_qp))))
+        ax.set(xlabel=xlabel, ylabel="KL (nats)", ylim=(0, _kl_top(kl_pq, kl_qp)))
     ax_mu.legend(fontsize="small")
     fig.tight_layout()
     return fig
@@ -174,7 +180,7 @@ def plot_mvn_kl_2d(mu1, sigma1, rho1: float, mu2, cov2, rho_range=(-0.95, 0.95),
     ax_rho.plot(rhos, [kl_mvn(mu1, c, mu2, cov2) for c in covs], label="KL(p || q)")
     ax_rho.plot(rhos, [kl_mvn(mu2, cov2, mu1, c) for c in covs], label="KL(q || p)")
     ax_rho.plot([rho1, rho1], [kl_pq, kl_qp], "ko", ms=4)
-    ax_rho.set(xlabel=r"correlation $\rho$ of p", ylabel="KL (nats)", ylim=(0, max(1.0, 1.5 * max(kl_pq, kl_qp))))
+    ax_rho.set(xlabel=r"correlation $\rho$ of p", ylabel="KL (nats)", ylim=(0, _kl_top(kl_pq, kl_qp)))
     ax_rho.legend(fontsize="small")
     fig.tight_layout()
     return fig
