@@ -263,6 +263,10 @@ def test_numeric_routes_give_inf_beyond_float64():
     assert kl.kl_normal_1d_quadrature(1e200, 1.0, 0.0, 1.0) == math.inf  # exactly 5e399
     estimate = kl.kl_normal_1d_monte_carlo(0.0, 1e300, 0.0, 1e-300, n_samples=10, generator=0)
     assert estimate.mean == math.inf and math.isnan(estimate.stderr)
+    with pytest.raises(ValueError, match="n_samples must be >= 2"):  # the arguments are checked all the same
+        kl.kl_normal_1d_monte_carlo(0.0, 1e300, 0.0, 1e-300, n_samples=1)
+    with pytest.raises(TypeError, match="generator must be"):
+        kl.kl_normal_1d_monte_carlo(0.0, 1e300, 0.0, 1e-300, n_samples=10, generator="seed")
 
 
 def test_kl_quadrature_on_uniforms_with_finite_bounds():

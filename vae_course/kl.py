@@ -212,6 +212,13 @@ def kl_normal_1d_quadrature(mu1: float, sigma1: float, mu2: float, sigma2: float
     return kl_quadrature(standard.logpdf, lambda t: standard.logpdf(a + b * t) + log_b, -40.0, 40.0)
 
 
+def _sampling_args(n_samples, generator) -> tuple[int, np.random.Generator]:
+    n_samples = require_positive_int("n_samples", n_samples)
+    if n_samples < 2:
+        raise ValueError(f"n_samples must be >= 2 to estimate a standard error, got {n_samples}")
+    return n_samples, as_generator("generator", generator)
+
+
 def kl_monte_carlo(sample_p: Callable, log_p: Callable, log_q: Callable, n_samples: int,
                    generator: np.random.Generator | int | None = None) -> MonteCarloEstimate:
     """KL(p || q) ~= mean of log p(x) - log q(x) over x ~ p, with its standard error.
@@ -221,10 +228,7 @@ def kl_monte_carlo(sample_p: Callable, log_p: Callable, log_q: Callable, n_sampl
     """
     for name, fn in (("sample_p", sample_p), ("log_p", log_p), ("log_q", log_q)):
         require_callable(name, fn)
-    n_samples = require_positive_int("n_samples", n_samples)
-    if n_samples < 2:
-        raise ValueError(f"n_samples must be >= 2 to estimate a standard error, got {n_samples}")
-    generator = as_generator("generator", generator)
+    n_samples, generator = _sampling_args(n_samples, generator)
     x = sample_p(n_samples, generator)
     with np.errstate(invalid="ignore"):  # -inf - (-inf): refused just below
         terms = np.asarray(log_p(x), dtype=np.float64) - np.asarray(log_q(x), dtype=np.float64)
@@ -247,8 +251,7 @@ def kl_normal_1d_monte_carlo(mu1: float, sigma1: float, mu2: float, sigma2: floa
     """
     a, b, log_b = _standard_coordinates(mu1, sigma1, mu2, sigma2)
     if _beyond_float64(a, b):
-        as_generator("generator", generator)
-        return MonteCarloEstimate(math.inf, math.nan, require_positive_int("n_samples", n_samples))
+        return MonteCarloEstimate(math.inf, math.nan, _sampling_args(n_samples, generator)[0])
     standard = stats.norm()
     return kl_monte_carlo(lambda n, g: standard.rvs(size=n, random_state=g), standard.logpdf,
                           lambda t: standard.logpdf(a + b * t) + log_b, n_samples, generator)
