@@ -203,9 +203,9 @@ def as_real_array(name: str, value) -> np.ndarray:
         raise TypeError(f"{name} must be a real number or an array of them, got None")
     if isinstance(value, torch.Tensor) and value.requires_grad:
         raise TypeError(f"{name} must be a number or an array of numbers, got a tensor that requires grad "
-                        f"(no gradient flows back through this function: pass {name}.detach())")
+                        f"(its gradient would be lost here: pass {name}.detach(), or use a torch function)")
     if _holds_bool(value):
-        raise TypeError(f"{name} must be a real number or an array of them, got a boolean {value!r}")
+        raise TypeError(f"{name} must be a real number or an array of them, not booleans, got {_describe(value)}")
     return as_finite_array(name, value)
 
 
@@ -229,3 +229,56 @@ def require_nonempty_tensor(name: str, value, *, min_dim: int = 1) -> torch.Tens
     if value.numel() == 0:
         raise ValueError(f"{name} must not be empty, got shape {tuple(value.shape)}")
     return value
+
+
+def _describe(value) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+def as_numpy_generator(name: str, value) -> np.random.Generator:
+    """A NumPy generator from `value`: a numpy.random.Generator (used as it is), an int seed >= 0, or None
+    (fresh entropy). Anything else is a TypeError, a negative seed a ValueError."""
+    if value is None or isinstance(value, np.random.Generator):
+        return np.random.default_rng(value)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a numpy.random.Generator, an int seed >= 0 or None, got {_describe(value)}")
+    if value < 0:
+        raise ValueError(f"{name} must be a seed >= 0, got {value}")
+    return np.random.default_rng(int(value))
+
+
+def as_probability_vector(name: str, value, *, atol: float = 1e-9) -> np.ndarray:
+    """`value` as a non-empty 1-D float64 array with entries >= 0 that sum to 1 within `atol`.
+
+    1e-9 is far above the rounding of a sum of float64 probabilities (about n * 1.1e-16 for n entries)
+    and far below what would change a KL visibly.
+    """
+    v = as_real_array(name, value)
+    if v.ndim != 1 or v.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D probability vector, got shape {v.shape}")
+    if (v < 0).any():
+        raise ValueError(f"{name} must have no negative entries, got {_first_bad(v, v < 0)}")
+    total = float(v.sum())
+    if not abs(total - 1.0) <= atol:
+        raise ValueError(f"{name} must sum to 1 (within {atol:g}), got {total!r}: divide it by its sum")
+    return v
+
+
+def require_resolvable_covariance(name: str, cov: np.ndarray, chol: np.ndarray, *, max_condition: float = 1e12) -> float:
+    """Refuse a covariance whose correlation structure float64 cannot resolve; return its condition number.
+
+    The condition number is that of the correlation matrix D^-1/2 cov D^-1/2 (D = diag(cov)), so that a
+    matrix is not refused for its units (diag(1e-8, 1e8) is exact). Rounding one entry by one step moves
+    quantities such as b^T cov^-1 b by up to about condition * 1.1e-16 relative: 1e-4 at 1e12, the whole
+    answer near 1e16, which is where a singular matrix typically lands once rounded. `chol` is cov's
+    lower Cholesky factor (from `as_mean_and_covariance`, which already refuses a failed factorization).
+    """
+    scaled = chol / np.sqrt(np.diag(cov))[:, None]  # the Cholesky factor of the correlation matrix
+    singular_values = np.linalg.svd(scaled, compute_uv=False)
+    condition = np.inf if singular_values[-1] == 0 else float((singular_values[0] / singular_values[-1]) ** 2)
+    if not condition <= max_condition:
+        raise ValueError(f"{name} is singular or too ill-conditioned for float64: the condition number of its "
+                         f"correlation matrix is {condition:.3g} > {max_condition:.0e}, so rounding alone moves "
+                         "the result (a singular covariance has no density, and its KL is infinite)")
+    return condition
