@@ -189,6 +189,24 @@ def _first_heading(text: str, fallback: str) -> str:
     return match.group(1).strip() if match else fallback
 
 
+def lesson_summary(nb: nbformat.NotebookNode, limit: int = 200) -> str:
+    """The first sentence of the lesson's introduction (the paragraph under its title), for the home page."""
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        paragraphs = [p.strip() for p in cell.source.split("\n\n") if p.strip() and not p.lstrip().startswith("#")]
+        if paragraphs:
+            text = " ".join(paragraphs[0].split())
+            sentence = re.split(r"(?<=[.!?])\s+(?=[A-Z*(])", text)[0]
+            if len(sentence) <= limit:
+                return sentence
+            cut = sentence[: limit - 1].rsplit(" ", 1)[0]
+            if cut.count("$") % 2:  # never stop inside a formula: that would leave a raw `$` on the page
+                cut = cut[: cut.rindex("$")].rstrip()
+            return cut + " …"
+    return ""
+
+
 def lesson_title(nb: nbformat.NotebookNode, name: str) -> str:
     """'02 · KL between 1-D Gaussians' from the first heading of the lesson."""
     text = "\n".join(cell.source for cell in nb.cells if cell.cell_type == "markdown")
@@ -272,13 +290,14 @@ def external_assets(site_dir: str | Path) -> list[str]:
 # The whole site
 
 
-def _home_page(template: str, lessons: list[tuple[str, str]], extra_pages: list[tuple[str, str]],
+def _home_page(template: str, lessons: list[tuple[str, str, str]], extra_pages: list[tuple[str, str]],
                repo_note: str) -> str:
-    rows = "\n".join(f"| [{title}](lessons/{stem}.ipynb) |" for stem, title in lessons)
-    toctree = "\n".join(f"lessons/{stem}" for stem, _ in lessons)
+    rows = "\n".join(f"| [{title}](lessons/{stem}.ipynb) | {summary.replace('|', '/')} |"
+                     for stem, title, summary in lessons)
+    toctree = "\n".join(f"lessons/{stem}" for stem, _, _ in lessons)
     more = "\n".join(page for page, _ in extra_pages)
     links = "\n".join(f"- [{title}]({page}.md)" for page, title in extra_pages)
-    return (template.replace("{{ lessons }}", "| lesson |\n|---|\n" + rows)
+    return (template.replace("{{ lessons }}", "| lesson | what it is about |\n|---|---|\n" + rows)
             .replace("{{ pages }}", links).replace("{{ launch }}", repo_note)
             + "\n\n```{toctree}\n:hidden:\n:maxdepth: 1\n:caption: Lessons\n\n" + toctree + "\n```\n"
             + "\n```{toctree}\n:hidden:\n:maxdepth: 1\n:caption: For teachers and readers\n\n" + more + "\n```\n")
@@ -315,7 +334,7 @@ def stage(stage_dir: Path, *, notebooks_dir: Path, docs_dir: Path, site_sources:
         nb = teaching.read_notebook(path)
         page = site_notebook(nb, path.name, repo_url=repo_url, branch=branch)
         nbformat.write(page, stage_dir / "lessons" / path.name)
-        lessons.append((path.stem, lesson_title(nb, path.name)))
+        lessons.append((path.stem, lesson_title(nb, path.name), lesson_summary(nb)))
     if not lessons:
         raise ValueError(f"notebooks_dir must hold lessons named NN_name.ipynb, found none in {notebooks_dir}")
     shown = [(docs_dir / file, page) for file, page, required in DOCS_PAGES if (docs_dir / file).is_file()]
@@ -335,7 +354,7 @@ def stage(stage_dir: Path, *, notebooks_dir: Path, docs_dir: Path, site_sources:
             "`make lab`." if repo_url else "Install the course and run `make lab` to work through the lessons.")
     template = (site_sources / "home.md").read_text(encoding="utf-8")
     (stage_dir / "index.md").write_text(_home_page(template, lessons, extra, note), encoding="utf-8")
-    return [stem for stem, _ in lessons]
+    return [stem for stem, _, _ in lessons]
 
 
 def build_site(out_dir: str | Path, *, notebooks_dir: str | Path | None = None, docs_dir: str | Path | None = None,
