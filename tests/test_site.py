@@ -78,6 +78,25 @@ def test_every_lesson_and_page_is_built(site):
     assert not (site / "answers.html").exists() and "ANSWERS" not in home  # the answer key is the teacher's
 
 
+def page_text_outside_code_and_math(html: str) -> str:
+    """The text of a page with code, scripts, styles and typeset-to-be math taken out."""
+    for pattern in (r"<script\b.*?</script>", r"<style\b.*?</style>", r"<pre\b.*?</pre>", r"<code\b.*?</code>",
+                    r'<span class="math[^"]*">.*?</span>', r'<div class="math[^"]*">.*?</div>',
+                    r'<div class="[^"]*\bcell_input\b.*?</div>\s*</div>'):
+        html = re.sub(pattern, " ", html, flags=re.DOTALL)
+    return re.sub(r"<[^>]+>", " ", html)
+
+
+@needs_builder
+def test_every_lesson_page_has_figures_and_no_math_left_raw(site):
+    for path in teaching.find_notebooks(NOTEBOOKS):
+        html = (site / "lessons" / f"{path.stem}.html").read_text(encoding="utf-8")
+        assert re.search(r'<img [^>]*src="[^"]*_images/', html), f"{path.name}: no figure on the page"
+        raw = RAW_MATH.findall(page_text_outside_code_and_math(html))
+        assert not raw, f"{path.name}: math the parser left as raw TeX: {raw[:5]}"
+        assert "Loading widget" not in html and teaching_site.WIDGET_VIEW not in html
+
+
 @needs_builder
 def test_no_page_fetches_anything_from_another_host(site):
     assert teaching_site.external_assets(site) == []
