@@ -418,3 +418,12 @@ def test_every_check_on_its_stub_says_replace_the_stub(lessons, edition, lesson)
             wrong.append(f"cell {check}: says 'replace the stub' without the check's hint: {text[:300]}")
     assert not wrong, f"{lesson.name}: checks that do not say 'replace the stub' on an untouched stub:\n" + \
         "\n".join(wrong)
+
+
+def test_an_unreadable_lesson_is_named(tmp_path):
+    source = tmp_path / "lessons"
+    source.mkdir()
+    (source / "02_conflict.ipynb").write_text('<<<<<<< HEAD\n{"cells": []}\n=======\n{}\n>>>>>>> theirs\n')
+    with pytest.raises(ValueError, match=r"02_conflict\.ipynb is not a readable notebook .*merge-conflict markers"):
+        se.build_student_edition(tmp_path / "out", source)
+    assert not (tmp_path / "out").exists()
