@@ -11,7 +11,8 @@ not executed again: their saved outputs are shown, after four changes made on co
 - the student edition's text: each solution block becomes its stub, and the outputs of the solution and
   check cells are dropped, so the site gives no answer away;
 - every widget becomes a static frame drawn from its saved state: the figure and readout a live_plot
-  showed, the values of its controls in a caption, and a progress bar as one line of text;
+  showed, the values of its controls in a caption, and a progress bar as one line of text
+  (a widget saved without its state becomes a short note);
 - the Colab install cell is dropped, and Colab and Binder links are put under the title when
   `git remote get-url origin` names a GitHub repository (otherwise the build says the links were left out);
 - the notebook's saved widget state is removed, so that no widget manager (and no CDN) is needed.
@@ -45,6 +46,7 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 CONTROL_MODELS = ("Slider", "Dropdown", "Toggle", "Checkbox", "RadioButtons", "Select", "Text", "Play", "Picker")
 PROGRESS_MODELS = ("FloatProgressModel", "IntProgressModel")
+NO_SAVED_STATE = '<p class="vae-static-controls"><em>An interactive widget: run the lesson to see it.</em></p>'
 # the pages of docs/ the site shows: (file, page name, required); ANSWERS.md is the teacher's alone, never here
 DOCS_PAGES = (("TEACHING.md", "teaching", True), ("ERRATA.md", "errata", False), ("BENCHMARKS.md", "benchmarks", False))
 TERMS_PAGES = (("DATA-LICENSES.md", "data-licenses"),)
@@ -171,9 +173,8 @@ def freeze_widgets(nb: nbformat.NotebookNode) -> int:
                 continue
             frozen += 1
             frame = static_frame(view.get("model_id", ""), state)
-            if frame is None:  # no saved state: keep what the notebook itself has as text
-                text = output["data"].get("text/plain", "")
-                frame = [nbformat.v4.new_output("stream", name="stdout", text=f"{text}\n")] if text else []
+            if frame is None:  # no saved state: its text/plain is a repr or a 0% bar, stale either way
+                frame = [nbformat.v4.new_output("display_data", data={"text/html": NO_SAVED_STATE})]
             outputs.extend(frame)
         cell.outputs = outputs
     nb.metadata.pop("widgets", None)
