@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8888
 
-.PHONY: lab test bench bench-quick install install-test clean
+.PHONY: lab test bench bench-quick install install-test install-teach site clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "vae-course needs Python 3.10 or newer, got " + sys.version.split()[0]'
@@ -24,8 +24,14 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --progress-bar off -e '.[test]'
 	touch $@ $(VENV)/.installed-lab
 
+# Teachers' tools (nbgrader, the site builder) go into the same .venv only on request; `make lab` never installs them.
+$(VENV)/.installed-teach: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --progress-bar off -e '.[teach]'
+	touch $@ $(VENV)/.installed-lab
+
 install: $(VENV)/.installed-lab
 install-test: $(VENV)/.installed-test
+install-teach: $(VENV)/.installed-teach
 
 # Token authentication stays on and the server listens on localhost only. JupyterLab refuses to run
 # as root (common in containers) unless told to; we tell it so only when that is the case.
@@ -44,6 +50,11 @@ bench: install
 
 bench-quick: install
 	$(BIN)/python -m benchmarks --quick
+
+# The course website in build/site (open build/site/index.html): the executed lessons as the student
+# edition shows them, offline; Colab and Binder links when `git remote get-url origin` is on GitHub.
+site: install-teach
+	$(BIN)/python -m vae_course.teaching_site build/site
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
