@@ -194,7 +194,7 @@ def test_kl_normal_1d_broadcasts_like_numpy():
     ((0, 1, 0, np.complex128(2)), TypeError, r"sigma2 must be real"),
     ((True, 1, 0, 1), TypeError, r"mu1 must be a real number or an array of them, not booleans"),
     ((0, np.array([True]), 0, 1), TypeError, r"sigma1 must be .* not booleans"),
-    ((0, 1, 0, torch.tensor(1.0, requires_grad=True)), TypeError, r"sigma2 must be a number or an array, got a tensor "
+    ((0, 1, 0, torch.tensor(1.0, requires_grad=True)), TypeError, r"sigma2 must be a number or an array of numbers, got a tensor "
                                                                   r"that requires grad"),
     (([0, 1, 2], 1, [0, 1], 1), ValueError, r"shapes do not broadcast together: mu1 \(3,\), sigma1 \(\), mu2 \(2,\)"),
 ])
@@ -487,7 +487,7 @@ I2 = np.eye(2)
     (([0, 0], np.eye(2, dtype=bool), [0, 0], I2), TypeError, r"cov1 must be .* not booleans"),
     (([0, 0], I2 * (1 + 0j), [0, 0], I2), TypeError, r"cov1 must be real"),
     ((None, I2, [0, 0], I2), TypeError, r"mu1 must be a real number"),
-    ((torch.zeros(2, requires_grad=True), I2, [0, 0], I2), TypeError, r"mu1 must be a number or an array, got a "
+    ((torch.zeros(2, requires_grad=True), I2, [0, 0], I2), TypeError, r"mu1 must be a number or an array of numbers, got a "
                                                                        r"tensor that requires grad"),
 ])
 def test_kl_mvn_bad_input(args, error, message):

@@ -57,7 +57,7 @@ def test_widths_beyond_float64_do_not_overflow():
     ((0.0, 1.0, None, 1.0), "a2 must be a real number"),
     ((True, 2.0, 0.0, 3.0), "a1 must be a real number or an array of them, not booleans"),
     ((0.0, 1.0, 0.0, 2 + 0j), "b2 must be real, got a complex value"),
-    ((0.0, torch.tensor(1.0, requires_grad=True), 0.0, 2.0), "b1 must be a number or an array, got a tensor that requires grad"),
+    ((0.0, torch.tensor(1.0, requires_grad=True), 0.0, 2.0), "b1 must be a number or an array of numbers, got a tensor that requires grad"),
 ])
 def test_kl_uniform_refuses(args, message):
     error = TypeError if "real" in message or "tensor" in message else ValueError

@@ -330,8 +330,8 @@ GOOD_W, GOOD_B = np.ones((3, 2)), np.zeros(3)
     (GOOD_W, GOOD_B, None, "sigma must be a real number"),
     (GOOD_W, GOOD_B, True, "sigma must be a real number, got bool"),
     (GOOD_W, GOOD_B, torch.tensor(1.0, requires_grad=True), "sigma must be a real number, got Tensor"),
-    (np.ones((3, 2), dtype=bool), GOOD_B, 1.0, "W must be a real number or an array of them, got a boolean"),
-    ([[1.0, True]] * 3, GOOD_B, 1.0, "W must be a real number or an array of them, got a boolean"),
+    (np.ones((3, 2), dtype=bool), GOOD_B, 1.0, "W must be a real number or an array of them, not booleans"),
+    ([[1.0, True]] * 3, GOOD_B, 1.0, "W must be a real number or an array of them, not booleans"),
     (torch.ones(3, 2, requires_grad=True), GOOD_B, 1.0, "W must be a number or an array of numbers, got a tensor that requires grad"),
     (None, GOOD_B, 1.0, "W must be a real number or an array of them, got None"),
     (GOOD_W, None, 1.0, "b must be a real number or an array of them, got None"),
@@ -363,7 +363,7 @@ def test_only_the_posterior_takes_a_batch_of_x(model):
 
 
 @pytest.mark.parametrize("x,error,message", [
-    (np.array([True, False, True]), TypeError, "x must be a real number or an array of them, got a boolean"),
+    (np.array([True, False, True]), TypeError, "x must be a real number or an array of them, not booleans"),
     (torch.zeros(3, requires_grad=True), TypeError, "x must be a number or an array of numbers, got a tensor that requires grad"),
     (None, TypeError, "x must be a real number or an array of them, got None"),
     ([0.0, np.nan, 0.0], ValueError, "x must be finite"),
@@ -396,7 +396,7 @@ def test_bad_q(model, method, q_mean, q_cov, message):
 @pytest.mark.parametrize("q_mean,q_cov,message", [
     (torch.zeros(2, requires_grad=True), np.eye(2), "q_mean must be a number or an array of numbers, got a tensor that requires grad"),
     (np.zeros(2), torch.eye(2).requires_grad_(True), "q_cov must be a number or an array of numbers, got a tensor that requires grad"),
-    ([False, False], np.eye(2), "q_mean must be a real number or an array of them, got a boolean"),
+    ([False, False], np.eye(2), "q_mean must be a real number or an array of them, not booleans"),
     (None, np.eye(2), "q_mean must be a real number or an array of them, got None"),
     (np.zeros(2), None, "q_cov must be a real number or an array of them, got None"),
 ])
