@@ -17,16 +17,15 @@ import torch
 from scipy import integrate, linalg, stats
 
 from .validate import (
-    as_numpy_generator,
+    as_finite_array,
     as_mean_and_covariance,
+    as_numpy_generator,
     as_positive_array,
     as_probability_vector,
-    as_real_array,
     broadcast_arrays,
     require_callable,
     require_mu_logvar,
     require_positive_int,
-    require_resolvable_covariance,
 )
 
 LOG_2PI = float(np.log(2.0 * np.pi))
@@ -63,7 +62,7 @@ def kl_discrete(p, q) -> float:
 
 
 def _positive(name: str, value) -> np.ndarray:
-    return as_positive_array(name, as_real_array(name, value))
+    return as_positive_array(name, as_finite_array(name, value))
 
 
 def _standardized(x: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
@@ -109,15 +108,15 @@ def _variance_term(sigma1: np.ndarray, sigma2: np.ndarray) -> np.ndarray:
 
 def normal_logpdf_1d(x, mu, sigma) -> np.ndarray:
     """log N(x; mu, sigma^2) = -log(sigma) - log(2 pi)/2 - (x - mu)^2 / (2 sigma^2); note the minus sign."""
-    x, mu, sigma = broadcast_arrays(x=as_real_array("x", x), mu=as_real_array("mu", mu), sigma=_positive("sigma", sigma))
+    x, mu, sigma = broadcast_arrays(x=as_finite_array("x", x), mu=as_finite_array("mu", mu), sigma=_positive("sigma", sigma))
     z = _standardized(x, mu, sigma)
     with np.errstate(over="ignore"):  # z^2 beyond float64: the log density is -inf, correctly rounded
         return -np.log(sigma) - 0.5 * LOG_2PI - 0.5 * z * z
 
 
 def _normal_1d_args(mu1, sigma1, mu2, sigma2) -> list[np.ndarray]:
-    return broadcast_arrays(mu1=as_real_array("mu1", mu1), sigma1=_positive("sigma1", sigma1),
-                            mu2=as_real_array("mu2", mu2), sigma2=_positive("sigma2", sigma2))
+    return broadcast_arrays(mu1=as_finite_array("mu1", mu1), sigma1=_positive("sigma1", sigma1),
+                            mu2=as_finite_array("mu2", mu2), sigma2=_positive("sigma2", sigma2))
 
 
 def kl_normal_1d(mu1, sigma1, mu2, sigma2):
@@ -263,9 +262,7 @@ def kl_normal_1d_monte_carlo(mu1: float, sigma1: float, mu2: float, sigma2: floa
 
 def _gaussian(mu_name: str, mu, cov_name: str, cov) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A Gaussian's mean, covariance and covariance's Cholesky factor, checked (see `require_resolvable_covariance`)."""
-    mu, cov, chol = as_mean_and_covariance(mu_name, as_real_array(mu_name, mu), cov_name, as_real_array(cov_name, cov))
-    require_resolvable_covariance(cov_name, cov, chol)
-    return mu, cov, chol
+    return as_mean_and_covariance(mu_name, mu, cov_name, cov)
 
 
 def _logdet_from_chol(chol: np.ndarray) -> float:
@@ -279,7 +276,7 @@ def mvn_logpdf(x, mu, cov) -> np.ndarray:
     The normalizer is (2 pi)^(d/2) det(cov)^(1/2), not sqrt(2 pi det(cov)).
     """
     mu, cov, chol = _gaussian("mu", mu, "cov", cov)
-    x = as_real_array("x", x)
+    x = as_finite_array("x", x)
     if x.shape[-1:] != mu.shape or x.ndim > 2:
         raise ValueError(f"x must have shape ({mu.size},) or (n, {mu.size}), got {x.shape}")
     d = mu.size
@@ -365,7 +362,7 @@ def kl_uniform(a1, b1, a2, b2) -> float:
 
     Where the first interval pokes out of the second, p puts mass where q has none and the KL is infinite.
     """
-    a1, b1, a2, b2 = (_scalar(name, as_real_array(name, value)) for name, value in
+    a1, b1, a2, b2 = (_scalar(name, as_finite_array(name, value)) for name, value in
                       (("a1", a1), ("b1", b1), ("a2", a2), ("b2", b2)))
     for lo_name, lo, hi_name, hi in (("a1", a1, "b1", b1), ("a2", a2, "b2", b2)):
         if not lo < hi:

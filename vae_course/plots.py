@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .validate import (as_finite_array, as_mean_and_covariance, as_positive_array, as_probability_vector, as_real_array,
+from .validate import (as_finite_array, as_mean_and_covariance, as_positive_array, as_probability_vector,
                        broadcast_arrays, require_number, require_positive_int)
 from .kl import kl_mvn, kl_normal_1d, normal_logpdf_1d
 from .toy import LinearGaussian
@@ -56,7 +56,7 @@ def plot_discrete_pair(p, q, labels=None, ax=None, names: tuple[str, str] = ("p"
 
 
 def _check_range(name: str, value) -> tuple[float, float]:
-    array = as_real_array(name, value).reshape(-1)
+    array = as_finite_array(name, value).reshape(-1)
     if array.size != 2 or not array[0] < array[1]:
         raise ValueError(f"{name} must be (low, high) with low < high, got {value!r}")
     return float(array[0]), float(array[1])
@@ -124,7 +124,7 @@ def ellipse_points(mu, cov, n_sigma: float = 1.0, n_points: int = 100) -> np.nda
 
     Returns an array of shape (n_points, 2); the first and last points coincide (a closed curve).
     """
-    mu, cov, chol = as_mean_and_covariance("mu", as_real_array("mu", mu), "cov", as_real_array("cov", cov))
+    mu, cov, chol = as_mean_and_covariance("mu", as_finite_array("mu", mu), "cov", as_finite_array("cov", cov))
     if mu.shape != (2,):
         raise ValueError(f"mu must have shape (2,) for an ellipse in the plane, got {mu.shape}")
     n_sigma = _positive("n_sigma", n_sigma)
@@ -162,7 +162,7 @@ def plot_mvn_kl_2d(mu1, sigma1, rho1: float, mu2, cov2, rho_range=(-0.95, 0.95),
     the current point marked. `xy_limit` fixes the left view to [-xy_limit, xy_limit]^2 (so that it does
     not jump while a slider moves).
     """
-    sigma1 = as_real_array("sigma1", sigma1)
+    sigma1 = as_finite_array("sigma1", sigma1)
     if sigma1.shape != (2,):
         raise ValueError(f"sigma1 must hold the two standard deviations of p, got shape {sigma1.shape}")
     cov1 = covariance_2d(sigma1[0], sigma1[1], rho1)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .kl import LOG_2PI, MonteCarloEstimate, kl_mvn
-from .validate import (as_mean_and_covariance, as_real_array, as_torch_generator, require_nonempty_tensor,
+from .validate import (as_finite_array, as_mean_and_covariance, as_torch_generator, require_nonempty_tensor,
                        require_number, require_positive_int)
 
 
@@ -42,10 +42,10 @@ class LinearGaussian:
     """z ~ N(0, I_k), x | z ~ N(W z + b, sigma^2 I_d), with W of shape (d, k) and b of shape (d,)."""
 
     def __init__(self, W, b, sigma: float) -> None:
-        W = as_real_array("W", W)
+        W = as_finite_array("W", W)
         if W.ndim != 2 or W.size == 0:
             raise ValueError(f"W must be a non-empty 2-D matrix of shape (d, k), got shape {W.shape}")
-        b = as_real_array("b", b)
+        b = as_finite_array("b", b)
         if b.shape != W.shape[:1]:
             raise ValueError(f"b must have shape ({W.shape[0]},) to match W's {W.shape[0]} rows, got {b.shape}")
         self.sigma = require_number("sigma", sigma, minimum=0.0, strict=True)
@@ -59,7 +59,7 @@ class LinearGaussian:
     # argument checks
 
     def _x(self, x, *, batch: bool = False) -> torch.Tensor:
-        x = as_real_array("x", x)
+        x = as_finite_array("x", x)
         if not (x.shape == (self.data_dim,) or (batch and x.ndim == 2 and x.shape[1] == self.data_dim)):
             wanted = f"({self.data_dim},) or (n, {self.data_dim})" if batch else f"({self.data_dim},)"
             raise ValueError(f"x must have shape {wanted} to match W's {self.data_dim} rows, got {x.shape}")
@@ -75,7 +75,7 @@ class LinearGaussian:
         return z.to(torch.float64)  # differentiable: gradients still reach a float32 z
 
     def _q(self, q_mean, q_cov) -> tuple[torch.Tensor, torch.Tensor]:
-        q_mean, q_cov = as_real_array("q_mean", q_mean), as_real_array("q_cov", q_cov)
+        q_mean, q_cov = as_finite_array("q_mean", q_mean), as_finite_array("q_cov", q_cov)
         q_mean, q_cov, _ = as_mean_and_covariance("q_mean", q_mean, "q_cov", q_cov)
         if q_mean.shape != (self.latent_dim,):
             raise ValueError(

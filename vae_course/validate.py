@@ -20,16 +20,48 @@ def _first_bad(values: np.ndarray, bad: np.ndarray) -> float:
     return float(np.asarray(values)[bad].flat[0])
 
 
-def as_finite_array(name: str, value) -> np.ndarray:
-    """`value` as a float64 array; ValueError if it is not numeric or holds NaN or inf."""
+def _holds_bool(value) -> bool:
+    """True if `value` is a boolean or a container of booleans (nested lists, arrays, tensors)."""
+    if isinstance(value, (bool, np.bool_)):
+        return True
     if isinstance(value, torch.Tensor):
+        return value.dtype == torch.bool
+    if isinstance(value, np.ndarray):
+        return value.dtype == np.bool_ or (value.dtype == object and any(_holds_bool(v) for v in value.flat))
+    if isinstance(value, (list, tuple)):
+        return any(_holds_bool(v) for v in value)
+    return False
+
+
+def _describe(value) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+def as_finite_array(name: str, value) -> np.ndarray:
+    """`value` as a float64 array of finite real numbers.
+
+    TypeError for what is not a real number or an array of them, and for what NumPy would convert
+    silently but wrongly: None, strings, booleans (True is not 1.0 here), complex numbers, and a tensor
+    that requires grad (the result would carry no gradient back to it). ValueError for NaN or inf.
+    """
+    if value is None or isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be a real number or an array of them, got {_describe(value)}")
+    if isinstance(value, torch.Tensor):
+        if value.requires_grad:
+            raise TypeError(f"{name} must be a number or an array of numbers, got a tensor that requires grad "
+                            f"(its gradient would be lost here: pass {name}.detach(), or use a torch function)")
         value = value.detach().cpu().numpy()
+    if _holds_bool(value):
+        raise TypeError(f"{name} must be a real number or an array of them, not booleans, got {_describe(value)}")
     if np.iscomplexobj(value):
         raise TypeError(f"{name} must be real, got a complex value {value!r}")
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number or an array of them, got {value!r}") from None
+        raise TypeError(f"{name} must be a real number or an array of them, got {_describe(value)}") from None
+    if np.asarray(value).dtype.kind in "USO" and np.asarray(value).dtype != object:
+        raise TypeError(f"{name} must be a real number or an array of them, got text {_describe(value)}")
     bad = ~np.isfinite(array)
     if bad.any():
         raise ValueError(f"{name} must be finite, got {_first_bad(array, bad)}")
@@ -55,7 +87,11 @@ def broadcast_arrays(**named: np.ndarray) -> list[np.ndarray]:
 
 
 def as_mean_and_covariance(mu_name: str, mu, cov_name: str, cov) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Check a Gaussian's (mean, covariance) pair; return mu, cov and cov's lower Cholesky factor."""
+    """Check a Gaussian's (mean, covariance) pair; return mu, cov and cov's lower Cholesky factor.
+
+    The covariance must be symmetric, positive definite and resolvable in float64
+    (`require_resolvable_covariance`): a singular or nearly singular one is refused, naming `cov_name`.
+    """
     mu, cov = as_finite_array(mu_name, mu), as_finite_array(cov_name, cov)
     if mu.ndim != 1 or mu.size == 0:
         raise ValueError(f"{mu_name} must be a non-empty 1-D vector, got shape {mu.shape}")
@@ -70,7 +106,9 @@ def as_mean_and_covariance(mu_name: str, mu, cov_name: str, cov) -> tuple[np.nda
         chol = linalg.cholesky(cov, lower=True)
     except linalg.LinAlgError:
         smallest = float(np.linalg.eigvalsh(cov).min())
-        raise ValueError(f"{cov_name} must be positive definite, got smallest eigenvalue {smallest:.3g}") from None
+        raise ValueError(f"{cov_name} must be positive definite, got smallest eigenvalue {smallest:.3g} (a singular "
+                         "covariance has no density)") from None
+    require_resolvable_covariance(cov_name, cov, chol)
     return mu, cov, chol
 
 
@@ -183,32 +221,6 @@ def as_torch_generator(name: str, value, device: torch.device | str = "cpu") -> 
 # Booleans, tensors that require grad, callables, flags and empty tensors
 
 
-def _holds_bool(value) -> bool:
-    """True if `value` is a boolean or a container of booleans (nested lists, arrays, tensors)."""
-    if isinstance(value, (bool, np.bool_)):
-        return True
-    if isinstance(value, torch.Tensor):
-        return value.dtype == torch.bool
-    if isinstance(value, np.ndarray):
-        return value.dtype == np.bool_ or (value.dtype == object and any(_holds_bool(v) for v in value.flat))
-    if isinstance(value, (list, tuple)):
-        return any(_holds_bool(v) for v in value)
-    return False
-
-
-def as_real_array(name: str, value) -> np.ndarray:
-    """`as_finite_array`, refusing what would be silently converted: booleans (True is not 1.0 here) and
-    tensors that require grad (the result would carry no gradient back to them). Both are TypeErrors."""
-    if value is None:
-        raise TypeError(f"{name} must be a real number or an array of them, got None")
-    if isinstance(value, torch.Tensor) and value.requires_grad:
-        raise TypeError(f"{name} must be a number or an array of numbers, got a tensor that requires grad "
-                        f"(its gradient would be lost here: pass {name}.detach(), or use a torch function)")
-    if _holds_bool(value):
-        raise TypeError(f"{name} must be a real number or an array of them, not booleans, got {_describe(value)}")
-    return as_finite_array(name, value)
-
-
 def require_callable(name: str, value):
     """`value` must be callable (a function of samples); TypeError otherwise, None included."""
     if not callable(value):
@@ -231,11 +243,6 @@ def require_nonempty_tensor(name: str, value, *, min_dim: int = 1) -> torch.Tens
     return value
 
 
-def _describe(value) -> str:
-    text = repr(value)
-    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
-
-
 def as_numpy_generator(name: str, value) -> np.random.Generator:
     """A NumPy generator from `value`: a numpy.random.Generator (used as it is), an int seed >= 0, or None
     (fresh entropy). Anything else is a TypeError, a negative seed a ValueError."""
@@ -254,7 +261,7 @@ def as_probability_vector(name: str, value, *, atol: float = 1e-9) -> np.ndarray
     1e-9 is far above the rounding of a sum of float64 probabilities (about n * 1.1e-16 for n entries)
     and far below what would change a KL visibly.
     """
-    v = as_real_array(name, value)
+    v = as_finite_array(name, value)
     if v.ndim != 1 or v.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-D probability vector, got shape {v.shape}")
     if (v < 0).any():
