@@ -216,7 +216,7 @@ def test_the_example_run_draws_its_final_state(digits):
     assert fig.get_suptitle().startswith("epoch 2 · test ELBO")
     titles = [ax.get_title() for ax in fig.axes]
     assert any("KL(q(z | x) || p(z))" in t for t in titles)
-    assert any("the 2 of 3 dims with the most KL" in t for t in titles)
+    assert any("the 2 of 3 dims with most KL" in t for t in titles)
     assert any(t.startswith("active units:") for t in titles)
 
 

@@ -334,8 +334,8 @@ def plot_playground(snapshot: Snapshot, fig=None, title: str | None = None):
         import matplotlib.pyplot as plt
 
         fig = plt.figure(figsize=FIGSIZE)
-    top = fig.add_gridspec(1, 3, left=0.06, right=0.9, top=0.9, bottom=0.5, wspace=0.38, width_ratios=[1, 1, 1.1])
-    bottom = fig.add_gridspec(1, 2, left=0.1, right=0.9, top=0.39, bottom=0.07, wspace=0.25, width_ratios=[2.1, 1])
+    top = fig.add_gridspec(1, 3, left=0.06, right=0.9, top=0.9, bottom=0.55, wspace=0.38, width_ratios=[1, 1, 1.1])
+    bottom = fig.add_gridspec(1, 2, left=0.1, right=0.9, top=0.4, bottom=0.08, wspace=0.25, width_ratios=[2.1, 1])
     ax_recon, ax_kl, ax_z = (fig.add_subplot(top[0, i]) for i in range(3))
     ax_images, ax_units = fig.add_subplot(bottom[0, 0]), fig.add_subplot(bottom[0, 1])
     epochs = np.arange(1, snapshot.epoch + 1)
@@ -362,8 +362,8 @@ def plot_playground(snapshot: Snapshot, fig=None, title: str | None = None):
     plot_latent_scatter(snapshot.z, snapshot.labels, ax=ax_z, limit=limit)
     i, j = snapshot.dims
     ax_z.set(xlabel=f"$z_{{{i + 1}}}$", ylabel=f"$z_{{{j + 1}}}$")
-    which = "" if snapshot.latent_dim == 2 else f" (the 2 of {snapshot.latent_dim} dims with the most KL)"
-    ax_z.set_title(f"test digits' means μ(x){which}", fontsize="small")
+    ax_z.set_title("test digits' means μ(x)" if snapshot.latent_dim == 2 else
+                   f"μ(x): the 2 of {snapshot.latent_dim} dims with most KL", fontsize="small")
     ax_z.legend(fontsize="x-small", title="digit", title_fontsize="x-small", markerscale=2, loc="upper left",
                 bbox_to_anchor=(1.0, 1.03), handletextpad=0.1, borderpad=0.3, labelspacing=0.25)
 
@@ -383,8 +383,8 @@ def plot_playground(snapshot: Snapshot, fig=None, title: str | None = None):
     return fig
 
 
-FIGSIZE = (12.0, 6.6)  # inches: three panels a row, readable on a projector
-LIVE_DPI = 72  # the live figure: about 860 x 475 pixels, a PNG of some 60 kB per redraw
+FIGSIZE = (10.5, 5.8)  # inches: three panels a row, readable on a projector
+LIVE_DPI = 84  # the live figure: 882 x 487 pixels, a PNG of some 80 kB per redraw
 
 
 def render_png(snapshot: Snapshot, dpi: int = LIVE_DPI) -> bytes:
@@ -497,8 +497,7 @@ class Playground:
         self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
         self.errors = widgets.Output()
         figure = widgets.Box([self.image], layout=widgets.Layout(min_height="480px")).add_class(FIGURE_CLASS)
-        grid = widgets.GridBox(list(self.controls.values()),
-                               layout=widgets.Layout(grid_template_columns="auto auto auto"))
+        grid = widgets.GridBox(list(self.controls.values()), layout=widgets.Layout(grid_template_columns="auto auto"))
         self.widget = widgets.VBox([grid, widgets.HBox(list(self.buttons.values())), self.readout, figure, self.errors])
         self.widget.add_class(WIDGET_CLASS).add_class("vae-playground")
         self._redraw()
@@ -535,6 +534,7 @@ class Playground:
                 other.pause()  # two runs on the same cores would each crawl
         self._stop = threading.Event()
         self._why = ""
+        self._last_draw = 0.0  # the first epoch redraws and times a drawing (the first one here paid for imports)
         self._thread = threading.Thread(target=self._work, name=THREAD_NAME, daemon=True)
         self._set_buttons(training=True)
         self._say("training…")
