@@ -213,7 +213,7 @@ def test_a_diverging_run_stops_with_the_last_finite_weights(digits):
 
 def test_the_example_run_draws_its_final_state(digits):
     fig = pg.plot_example_run(*digits, epochs=2, latent_dim=3)
-    assert fig.get_suptitle().startswith("epoch 2 · test ELBO")
+    assert fig.get_suptitle().startswith("a finished run: 2 epochs, β = 1, latent size 3, binarized digits")
     titles = [ax.get_title() for ax in fig.axes]
     assert any("KL(q(z | x) || p(z))" in t for t in titles)
     assert any("the 2 of 3 dims with most KL" in t for t in titles)
@@ -339,6 +339,8 @@ def test_the_kernels_interrupt_button_pauses_the_run(digits, tmp_path):
     ({"hidden_dim": None}, TypeError, "hidden_dim must be a positive integer"),
     ({"generator": "zero"}, TypeError, "generator must be a torch.Generator, an int seed"),
     ({"generator": None}, TypeError, "generator must be a torch.Generator or an int seed"),
+    ({"device": "gpu0"}, ValueError, "device must be a torch.device or a name"),
+    ({"device": 1.5}, TypeError, "device must be a torch.device or a name"),
 ])
 def test_bad_settings_are_refused_by_name(digits, kwargs, error, message):
     with pytest.raises(error, match=message):

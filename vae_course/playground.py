@@ -48,12 +48,17 @@ import torch
 from .data import binarize
 from .evaluate import active_units, elbo, encode_all, kl_per_dimension
 from .train import History, LinearWarmup, make_optimizer
+from .utils import eval_mode
 from .vae import VAE
 from .validate import as_torch_generator, require_images, require_labels, require_number, require_positive_int
 
 LIKELIHOODS = {
     "bernoulli": "binarized digits, Bernoulli pixels",  # each batch drawn as Bernoulli(x) afresh
     "grey": "grey levels, Bernoulli cross-entropy",  # the articles' BCE on grey images: no log-likelihood
+}
+SCORES = {  # what the test number is called: a bound on log p(x), or the value of the articles' objective
+    "bernoulli": "test ELBO",
+    "grey": "test −(BCE + KL)",
 }
 THREAD_NAME = "vae-playground"  # the name of the training thread (the tests look for it)
 N_EVAL = 1000  # at most this many test digits are scored and drawn after each epoch
@@ -107,6 +112,14 @@ def _require_choice(name: str, value, choices) -> str:
     return value
 
 
+def _require_device(device) -> torch.device:
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError):
+        raise (TypeError if not isinstance(device, str) else ValueError)(
+            f"device must be a torch.device or a name such as 'cpu' or 'cuda', got {device!r}") from None
+
+
 def _require_warmup(warmup_epochs) -> int:
     """0 (no warm-up) or a positive number of epochs."""
     if isinstance(warmup_epochs, (int, np.integer)) and not isinstance(warmup_epochs, bool) and warmup_epochs == 0:
@@ -140,7 +153,7 @@ class TrainingRun:
         self.warmup_epochs = _require_warmup(warmup_epochs)
         self.lr = require_number("lr", lr, minimum=0.0, strict=True)
         self.seed = _seed_from(generator)
-        self.device = x_train.device if device is None else torch.device(device)
+        self.device = x_train.device if device is None else _require_device(device)
         with torch.random.fork_rng(devices=[]):  # the initial weights from the seed; the global generator is left as it was
             torch.manual_seed(self.seed)
             self.model = VAE(x_train.shape[1], require_positive_int("hidden_dim", hidden_dim), self.latent_dim)
@@ -167,8 +180,9 @@ class TrainingRun:
         self.shuffle = torch.Generator(device="cpu").manual_seed(self.seed)  # the order of the images
         self.noise = torch.Generator(device=self.device).manual_seed(self.seed + 1)  # binarization, z = mu + sigma eps
         self.epoch, self.step = 0, 0  # complete epochs; steps done in the epoch under way
-        self.order: torch.Tensor | None = None
-        self.sums: torch.Tensor | None = None
+        self.order: torch.Tensor | None = None  # the epoch's order of the images, once the epoch has started
+        self.sums: torch.Tensor | None = None  # sums over the epoch's images of the loss and its parts, on the device
+        self.names: list[str] = []  # what sums holds: "total" and the loss's parts
         self.history = History()
         self.betas: list[float] = []
         self.settings_log: list[tuple[float, int, float]] = []  # (beta, warmup_epochs, lr) of each epoch
@@ -223,18 +237,24 @@ class TrainingRun:
         self.step += 1
 
     def _end_epoch(self) -> bool:
-        """Record the epoch's training means (one read from the device) and the test scores; False if not finite."""
+        """Record the epoch's training means (one read from the device) and its test scores.
+
+        False, with the weights put back to those the epoch started from, if any of them is not finite.
+        """
         means = (self.sums / len(self.x_train)).tolist()
-        if not all(map(math.isfinite, means)):
+        scores = []
+        if all(map(math.isfinite, means)):
+            test_elbo = elbo(self.model, self.x_eval, generator=torch.Generator(device=self.device).manual_seed(self.seed))
+            test_kl = float(kl_per_dimension(self.model, self.x_eval).sum())
+            # the ELBO is E_q[log p(x | z)] - KL: its reconstruction term is -ELBO - KL
+            scores = [-test_elbo, -test_elbo - test_kl, test_kl]
+        if not scores or not all(map(math.isfinite, scores)):
             self.diverged = self.epoch + 1
-            self.model.load_state_dict(self._good)  # the weights at the end of the last finite epoch
+            self.model.load_state_dict(self._good)
             return False
         self.epoch, self.step, self.order = self.epoch + 1, 0, None
         self.history.append("train", self.names, means)
-        test_elbo = elbo(self.model, self.x_eval, generator=torch.Generator(device=self.device).manual_seed(self.seed))
-        test_kl = float(kl_per_dimension(self.model, self.x_eval).sum())
-        # the ELBO is E_q[log p(x | z)] - KL: its reconstruction term is -ELBO - KL
-        self.history.append("val", ["total", "recon", "kl"], [-test_elbo, -test_elbo - test_kl, test_kl])
+        self.history.append("val", ["total", "recon", "kl"], scores)
         return True
 
     def train(self, epochs: int, *, stop: Stop | None = None,
@@ -271,7 +291,6 @@ class TrainingRun:
 
     # -- what the figure shows
 
-    @torch.no_grad()
     def snapshot(self) -> Snapshot:
         """The state of the run for `plot_playground` (the model is evaluated, not changed)."""
         mu, _ = encode_all(self.model, self.x_eval)
@@ -282,13 +301,9 @@ class TrainingRun:
         if self.latent_dim == 1:
             dims = (0, 0)
         shown = self.x_eval[self.shown]
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            reconstructions = torch.sigmoid(self.model.decode(self.model.encode(shown)[0]))
+        with eval_mode(self.model):
+            reconstructions = torch.sigmoid(self.model.decode(self.model.encode(shown)[0]))  # the decoder's mean at mu(x)
             samples = self.model.sample(len(self.shown), generator=torch.Generator().manual_seed(self.seed))
-        finally:
-            self.model.train(was_training)
         val = self.history.val.get("total", [])
         return Snapshot(
             epoch=self.epoch,
@@ -377,8 +392,7 @@ def plot_playground(snapshot: Snapshot, fig=None, title: str | None = None):
     ax_units.set_xticks(dims if snapshot.latent_dim <= 10 else dims[:: math.ceil(snapshot.latent_dim / 10)])
     ax_units.set_title(f"active units: {int(snapshot.active.sum())} of {snapshot.latent_dim} (green)", fontsize="medium")
 
-    score = "test ELBO" if snapshot.likelihood == "bernoulli" else "test −(BCE + KL)"
-    fig.suptitle(title or f"epoch {snapshot.epoch} · {score} {snapshot.test_elbo:.1f} nats · "
+    fig.suptitle(title or f"epoch {snapshot.epoch} · {SCORES[snapshot.likelihood]} {snapshot.test_elbo:.1f} nats · "
                  f"{LIKELIHOODS[snapshot.likelihood]}", fontsize="medium")
     return fig
 
@@ -413,7 +427,11 @@ def plot_example_run(x_train, x_test, y_test, *, epochs: int = 15, **settings):
     run.train(epochs)
     if run.diverged:
         raise RuntimeError(f"the example run's loss became non-finite in epoch {run.diverged}: try a smaller lr")
-    return plot_playground(run.snapshot())
+    snapshot = run.snapshot()
+    warmup = f" (warmed up over {run.warmup_epochs} epochs)" if run.warmup_epochs else ""
+    return plot_playground(snapshot, title=f"a finished run: {epochs} epochs, β = {run.beta:g}{warmup}, latent size "
+                           f"{run.latent_dim}, {LIKELIHOODS[run.likelihood]} · {SCORES[run.likelihood]} "
+                           f"{snapshot.test_elbo:.1f} nats")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -464,7 +482,8 @@ class Playground:
         self._drawn_at, self._last_draw = 0.0, 0.0
         self._drawn_epoch = -1
         self.draw_seconds: list[float] = []  # wall seconds of each redraw (snapshot and PNG)
-        self._sigint = None  # (our handler, the handler it replaced) while installed
+        self._sigint = None  # the SIGINT handler ours replaced, while ours is installed
+        self._finishing = False  # the thread has stopped training and only tidies up
         self._closed = False
 
         style, wide = {"description_width": "initial"}, widgets.Layout(width="300px")
@@ -498,8 +517,11 @@ class Playground:
         self.errors = widgets.Output()
         figure = widgets.Box([self.image], layout=widgets.Layout(min_height="480px")).add_class(FIGURE_CLASS)
         grid = widgets.GridBox(list(self.controls.values()), layout=widgets.Layout(grid_template_columns="auto auto"))
-        self.widget = widgets.VBox([grid, widgets.HBox(list(self.buttons.values())), self.readout, figure, self.errors])
+        row = widgets.HBox(list(self.buttons.values()))
+        self.widget = widgets.VBox([grid, row, self.readout, figure, self.errors])
         self.widget.add_class(WIDGET_CLASS).add_class("vae-playground")
+        self._widgets = [self.widget, grid, row, figure, self.readout, self.image, self.errors,
+                         *self.controls.values(), *self.buttons.values()]  # what close() closes
         self._redraw()
         Playground._instances.add(self)
 
@@ -522,6 +544,8 @@ class Playground:
         """Start (or go on with) training in a background thread, up to the 'stop at epoch' control."""
         if self._closed:
             raise RuntimeError("this playground is closed")
+        if self.training and self._finishing:
+            self._thread.join()  # it is about to end: a click now must not be lost
         if self.training:
             return
         if self.run.diverged:
@@ -535,6 +559,7 @@ class Playground:
         self._stop = threading.Event()
         self._why = ""
         self._last_draw = 0.0  # the first epoch redraws and times a drawing (the first one here paid for imports)
+        self._finishing = False
         self._thread = threading.Thread(target=self._work, name=THREAD_NAME, daemon=True)
         self._set_buttons(training=True)
         self._say("training…")
@@ -564,7 +589,8 @@ class Playground:
         self.pause()
         self._closed = True
         Playground._instances.discard(self)
-        self.widget.close()
+        for widget in self._widgets:
+            widget.close()
 
     def _pressed(self, name: str) -> None:
         try:
@@ -613,6 +639,7 @@ class Playground:
             why = "failed"
             self._show_error(error)
         finally:
+            self._finishing = True
             loop = _kernel_loop()
             if loop is not None:
                 loop.add_callback(self._restore_sigint)
@@ -657,10 +684,10 @@ class Playground:
         png = render_png(snapshot)
         with self._lock:
             self.image.value = png
-            self._drawn_epoch = snapshot.epoch
-            events = [text for epoch, text in snapshot.events if epoch == snapshot.epoch]
+            events = [(epoch, text) for epoch, text in snapshot.events if self._drawn_epoch < epoch <= snapshot.epoch]
             if events and self.training:
-                self._note = f"{events[-1]}, from epoch {snapshot.epoch}"
+                self._note = f"{events[-1][1]}, from epoch {events[-1][0]}"
+            self._drawn_epoch = snapshot.epoch
             self._snapshot = snapshot
             self.readout.value = self._readout_html()
         self._drawn_at = time.perf_counter()
@@ -674,10 +701,9 @@ class Playground:
 
     def _readout_html(self) -> str:
         s = self._snapshot
-        score = "test ELBO" if s.likelihood == "bernoulli" else "test −(BCE + KL)"
         kl = s.history.val["kl"][-1] if s.epoch else float(s.kl_dims.sum())
         beta = s.betas[-1] if s.betas else self.run.beta_at(1)
-        line = (f"epoch <b>{s.epoch}</b> · {score} <b>{s.test_elbo:.1f}</b> nats · KL <b>{kl:.2f}</b> nats "
+        line = (f"epoch <b>{s.epoch}</b> · {SCORES[s.likelihood]} <b>{s.test_elbo:.1f}</b> nats · KL <b>{kl:.2f}</b> nats "
                 f"(test digits) · <b>{int(s.active.sum())}</b> of {s.latent_dim} units active · β = {beta:g}")
         return f"{line}<br><i>{html.escape(self._note)}</i>"
 
