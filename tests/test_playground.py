@@ -8,6 +8,8 @@ drives the widget in JupyterLab.
 """
 
 import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -287,16 +289,37 @@ def test_controls_change_the_run_and_say_so(digits):
 def test_the_widget_shows_a_sentence_where_widgets_do_not_run(digits):
     bundle = pg.Playground(*digits)._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
-    assert bundle["text/plain"].startswith("VAE playground (a live widget")
+    assert bundle["text/plain"] == "VAE playground (a live widget: run the notebook in JupyterLab to train it)"
+
+
+def test_a_process_that_exits_while_a_run_trains_stops_the_run_first(tmp_path):
+    """A kernel that is shut down or restarted exits Python: the run is paused before, not cut mid-step."""
+    script = tmp_path / "exit_while_training.py"
+    script.write_text(
+        "import atexit, threading, time\n"
+        # registered first, so it runs last: after the playground's own exit hook
+        "atexit.register(lambda: print('left:', [t.name for t in threading.enumerate() if t.name == 'vae-playground']))\n"
+        "from vae_course.data import load_mnist\nfrom vae_course.playground import Playground\n"
+        "d = load_mnist('offline')\n"
+        "p = Playground(d.x_train[:600], d.x_test[:200], d.y_test[:200], epochs=200)\np.train()\n"
+        "while p.run.epoch < 1: time.sleep(0.05)\n"
+        "print('training:', p.training)\n")
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600, env=kernel_env())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-2:] == ["training: True", "left: []"], result.stdout + result.stderr
+
+
+def kernel_env() -> dict:
+    """The environment with this checkout first on PYTHONPATH (for a kernel or a process started here)."""
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")])))
 
 
 def test_the_kernels_interrupt_button_pauses_the_run(digits, tmp_path):
     """In a real ipykernel: SIGINT while no cell runs (the Interrupt button) pauses the run; its thread ends."""
     from jupyter_client.manager import start_new_kernel
 
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")])))
-    manager, client = start_new_kernel(kernel_name="python3", env=env, cwd=str(tmp_path))
+    manager, client = start_new_kernel(kernel_name="python3", env=kernel_env(), cwd=str(tmp_path))
 
     def run(code: str) -> str:
         reply = client.execute_interactive(code, timeout=300, output_hook=lambda msg: texts.append(

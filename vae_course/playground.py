@@ -30,6 +30,7 @@ ipykernel ignores SIGINT; the playground installs a handler of its own for as lo
 
 from __future__ import annotations
 
+import atexit
 import html
 import io
 import math
@@ -523,14 +524,21 @@ class Playground:
         self._widgets = [self.widget, grid, row, figure, self.readout, self.image, self.errors,
                          *self.controls.values(), *self.buttons.values()]  # what close() closes
         self._redraw()
+        if not Playground._instances:  # at exit (a kernel shut down or restarted), stop any run before the end
+            atexit.unregister(Playground._pause_all)
+            atexit.register(Playground._pause_all)
         Playground._instances.add(self)
+
+    @staticmethod
+    def _pause_all() -> None:
+        for playground in list(Playground._instances):
+            playground.pause()
 
     # -- display: the widget in JupyterLab, a sentence where widgets do not run (GitHub, nbconvert)
 
     def _repr_mimebundle_(self, **kwargs):
         bundle = self.widget._repr_mimebundle_(**kwargs)
-        bundle["text/plain"] = ("VAE playground (a live widget: run the notebook in JupyterLab to train it; "
-                                "the figure above shows a finished example run)")
+        bundle["text/plain"] = "VAE playground (a live widget: run the notebook in JupyterLab to train it)"
         return bundle
 
     # -- the buttons
