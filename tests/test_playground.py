@@ -82,8 +82,8 @@ def assert_same_optimizer(a: torch.optim.Optimizer, b: torch.optim.Optimizer) ->
 # The driver: pause and resume, reset, settings
 
 
-@pytest.mark.parametrize("pauses", [[1], [5], [4, 1], [3, 4, 2], [7, 0, 1, 6]],
-                         ids=["after-1-step", "at-an-epoch-end", "after-4-then-1", "three-pauses", "pause-twice-in-a-row"])
+@pytest.mark.parametrize("pauses", [[1], [5], [4, 1], [3, 4, 2], [7, 0, 1, 6]], ids=[
+    "after-1-step", "at-an-epoch-end", "after-4-then-1", "three-pauses", "pause-twice-in-a-row"])
 def test_pausing_anywhere_and_resuming_gives_the_weights_of_an_uninterrupted_run(digits, pauses):
     reference = pg.TrainingRun(*digits, latent_dim=3)
     assert reference.train(3) == "done"
@@ -302,13 +302,15 @@ def test_a_process_that_exits_while_a_run_trains_stops_the_run_first(tmp_path):
     script.write_text(
         "import atexit, threading, time\n"
         # registered first, so it runs last: after the playground's own exit hook
-        "atexit.register(lambda: print('left:', [t.name for t in threading.enumerate() if t.name == 'vae-playground']))\n"
+        "atexit.register(lambda: print('left:', [t.name for t in threading.enumerate()\n"
+        "                                        if t.name == 'vae-playground']))\n"
         "from vae_course.data import load_mnist\nfrom vae_course.playground import Playground\n"
         "d = load_mnist('offline')\n"
         "p = Playground(d.x_train[:600], d.x_test[:200], d.y_test[:200], epochs=200)\np.train()\n"
         "while p.run.epoch < 1: time.sleep(0.05)\n"
         "print('training:', p.training)\n")
-    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600, env=kernel_env())
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600,
+                            env=kernel_env())
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-2:] == ["training: True", "left: []"], result.stdout + result.stderr
 
@@ -333,8 +335,8 @@ def test_the_kernels_interrupt_button_pauses_the_run(digits, tmp_path):
 
     try:
         texts: list[str] = []
-        run("import threading, time\nfrom vae_course.data import load_mnist\nfrom vae_course.playground import Playground\n"
-            "d = load_mnist('offline')\n"
+        run("import threading, time\nfrom vae_course.data import load_mnist\n"
+            "from vae_course.playground import Playground\nd = load_mnist('offline')\n"
             "p = Playground(d.x_train[:600], d.x_test[:200], d.y_test[:200], epochs=200)\np.train()")
         texts = []
         assert run("while p.run.epoch < 1: time.sleep(0.05)\nprint(p.training)").strip() == "True"

@@ -40,7 +40,7 @@ import threading
 import time
 import traceback
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Protocol
 
 import numpy as np
@@ -155,7 +155,7 @@ class TrainingRun:
         self.lr = require_number("lr", lr, minimum=0.0, strict=True)
         self.seed = _seed_from(generator)
         self.device = x_train.device if device is None else _require_device(device)
-        with torch.random.fork_rng(devices=[]):  # the initial weights from the seed; the global generator is left as it was
+        with torch.random.fork_rng(devices=[]):  # initial weights from the seed; the global generator is left alone
             torch.manual_seed(self.seed)
             self.model = VAE(x_train.shape[1], require_positive_int("hidden_dim", hidden_dim), self.latent_dim)
         self.model.to(self.device)
@@ -245,7 +245,7 @@ class TrainingRun:
         means = (self.sums / len(self.x_train)).tolist()
         scores = []
         if all(map(math.isfinite, means)):
-            test_elbo = elbo(self.model, self.x_eval, generator=torch.Generator(device=self.device).manual_seed(self.seed))
+            test_elbo = self._test_elbo()
             test_kl = float(kl_per_dimension(self.model, self.x_eval).sum())
             # the ELBO is E_q[log p(x | z)] - KL: its reconstruction term is -ELBO - KL
             scores = [-test_elbo, -test_elbo - test_kl, test_kl]
@@ -257,6 +257,10 @@ class TrainingRun:
         self.history.append("train", self.names, means)
         self.history.append("val", ["total", "recon", "kl"], scores)
         return True
+
+    def _test_elbo(self) -> float:
+        """The ELBO per test digit, one z per digit, the same noise at every call (smooth curves)."""
+        return elbo(self.model, self.x_eval, generator=torch.Generator(device=self.device).manual_seed(self.seed))
 
     def train(self, epochs: int, *, stop: Stop | None = None,
               on_epoch: Callable[["TrainingRun"], bool | None] | None = None) -> str:
@@ -298,12 +302,13 @@ class TrainingRun:
         kl_dims = kl_per_dimension(self.model, self.x_eval)
         units = active_units(self.model, self.x_eval)
         # more than two dimensions: show the two that carry the most KL (ties: the lower index first)
-        dims = (0, 1) if self.latent_dim == 2 else tuple(sorted(np.argsort(-kl_dims.numpy(), kind="stable")[:2].tolist()))
-        if self.latent_dim == 1:
-            dims = (0, 0)
+        largest = np.argsort(-kl_dims.numpy(), kind="stable")[:2]
+        dims = tuple(sorted(largest.tolist())) if self.latent_dim > 2 else (0, 1)
+        dims = (0, 0) if self.latent_dim == 1 else dims
         shown = self.x_eval[self.shown]
         with eval_mode(self.model):
-            reconstructions = torch.sigmoid(self.model.decode(self.model.encode(shown)[0]))  # the decoder's mean at mu(x)
+            # the decoder's mean at z = mu(x), and at the same prior draws z ~ N(0, I) every time
+            reconstructions = torch.sigmoid(self.model.decode(self.model.encode(shown)[0]))
             samples = self.model.sample(len(self.shown), generator=torch.Generator().manual_seed(self.seed))
         val = self.history.val.get("total", [])
         return Snapshot(
@@ -314,8 +319,7 @@ class TrainingRun:
             dims=dims, labels=self.y_eval.numpy(), digits=shown.cpu().numpy(),
             reconstructions=reconstructions.cpu().numpy(), samples=samples.cpu().numpy(),
             kl_dims=kl_dims.numpy(), active=units.active.numpy(),
-            test_elbo=-val[-1] if val else elbo(self.model, self.x_eval, generator=torch.Generator(
-                device=self.device).manual_seed(self.seed)),
+            test_elbo=-val[-1] if val else self._test_elbo(),
             likelihood=self.likelihood, latent_dim=self.latent_dim)
 
 
@@ -391,7 +395,8 @@ def plot_playground(snapshot: Snapshot, fig=None, title: str | None = None):
     ax_units.bar(dims, snapshot.kl_dims, color=colours)
     ax_units.set(xlabel="latent dimension", ylabel="KL share (nats)", ylim=(0, max(1.0, 1.15 * snapshot.kl_dims.max())))
     ax_units.set_xticks(dims if snapshot.latent_dim <= 10 else dims[:: math.ceil(snapshot.latent_dim / 10)])
-    ax_units.set_title(f"active units: {int(snapshot.active.sum())} of {snapshot.latent_dim} (green)", fontsize="medium")
+    ax_units.set_title(f"active units: {int(snapshot.active.sum())} of {snapshot.latent_dim} (green)",
+                       fontsize="medium")
 
     fig.suptitle(title or f"epoch {snapshot.epoch} · {SCORES[snapshot.likelihood]} {snapshot.test_elbo:.1f} nats · "
                  f"{LIKELIHOODS[snapshot.likelihood]}", fontsize="medium")
@@ -493,8 +498,9 @@ class Playground:
                                            continuous_update=False, style=style, layout=wide),
             "warmup": widgets.Checkbox(value=bool(warmup), description=f"KL warm-up over {WARMUP_EPOCHS} epochs",
                                        indent=False, layout=widgets.Layout(width="300px")),
-            "latent_dim": widgets.Dropdown(options=sorted({2, 5, 10, 20, self.run.latent_dim}), value=self.run.latent_dim,
-                                           description="latent size", style=style, layout=wide),
+            "latent_dim": widgets.Dropdown(options=sorted({2, 5, 10, 20, self.run.latent_dim}),
+                                           value=self.run.latent_dim, description="latent size", style=style,
+                                           layout=wide),
             "likelihood": widgets.Dropdown(options=[(text, key) for key, text in LIKELIHOODS.items()],
                                            value=self.run.likelihood, description="likelihood", style=style,
                                            layout=widgets.Layout(width="390px")),
@@ -628,7 +634,8 @@ class Playground:
                 self._say(f"β {old:g} → {new:g} ({when})")
             elif name == "warmup":
                 self.run.set(warmup_epochs=WARMUP_EPOCHS if new else 0)
-                self._say(f"KL warm-up {'on: β grows from 0 over epochs 1-' + str(WARMUP_EPOCHS) if new else 'off'} ({when})")
+                what = f"on: β grows from 0 over epochs 1-{WARMUP_EPOCHS}" if new else "off"
+                self._say(f"KL warm-up {what} ({when})")
             elif name == "lr":
                 self.run.set(lr=new)
                 self._say(f"learning rate {old:.1e} → {new:.1e} ({when})")
@@ -711,8 +718,9 @@ class Playground:
         s = self._snapshot
         kl = s.history.val["kl"][-1] if s.epoch else float(s.kl_dims.sum())
         beta = s.betas[-1] if s.betas else self.run.beta_at(1)
-        line = (f"epoch <b>{s.epoch}</b> · {SCORES[s.likelihood]} <b>{s.test_elbo:.1f}</b> nats · KL <b>{kl:.2f}</b> nats "
-                f"(test digits) · <b>{int(s.active.sum())}</b> of {s.latent_dim} units active · β = {beta:g}")
+        line = (f"epoch <b>{s.epoch}</b> · {SCORES[s.likelihood]} <b>{s.test_elbo:.1f}</b> nats · "
+                f"KL <b>{kl:.2f}</b> nats (test digits) · <b>{int(s.active.sum())}</b> of {s.latent_dim} units "
+                f"active · β = {beta:g}")
         return f"{line}<br><i>{html.escape(self._note)}</i>"
 
     def _set_buttons(self, *, training: bool) -> None:
