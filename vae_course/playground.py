@@ -48,10 +48,10 @@ import torch
 
 from .data import binarize
 from .evaluate import active_units, elbo, encode_all, kl_per_dimension
-from .train import History, LinearWarmup, make_optimizer
+from .train import History, LinearWarmup, make_optimizer, train_step
 from .utils import eval_mode
 from .vae import VAE
-from .validate import as_torch_generator, require_images, require_labels, require_number, require_positive_int
+from .validate import require_images, require_labels, require_number, require_positive_int, seed_from
 
 LIKELIHOODS = {
     "bernoulli": "binarized digits, Bernoulli pixels",  # each batch drawn as Bernoulli(x) afresh
@@ -96,15 +96,6 @@ class Snapshot:
     test_elbo: float  # ELBO per test digit, nats (the negative BCE objective for grey levels)
     likelihood: str
     latent_dim: int
-
-
-def _seed_from(generator) -> int:
-    """The seed a run starts from: the int given, or one drawn from the torch.Generator given."""
-    if isinstance(generator, torch.Generator):
-        return int(torch.randint(0, 2**62, (1,), generator=generator))
-    if generator is None:
-        raise TypeError("generator must be a torch.Generator or an int seed, got None")
-    return int(as_torch_generator("generator", generator).initial_seed())
 
 
 def _require_choice(name: str, value, choices) -> str:
@@ -153,7 +144,7 @@ class TrainingRun:
         self.beta = require_number("beta", beta, minimum=0.0)
         self.warmup_epochs = _require_warmup(warmup_epochs)
         self.lr = require_number("lr", lr, minimum=0.0, strict=True)
-        self.seed = _seed_from(generator)
+        self.seed = seed_from("generator", generator)
         self.device = x_train.device if device is None else _require_device(device)
         with torch.random.fork_rng(devices=[]):  # initial weights from the seed; the global generator is left alone
             torch.manual_seed(self.seed)
@@ -221,20 +212,11 @@ class TrainingRun:
         self.sums = None
 
     def _train_step(self) -> None:
-        """One batch: fit's step, with the run's own generator for the binarization and the noise."""
+        """One batch: fit's step (`train_step`), with the run's own generator for every random draw."""
         index = self.order[self.step * self.batch_size:(self.step + 1) * self.batch_size]
-        xb = self.x_train.index_select(0, index)
-        if self.likelihood == "bernoulli":
-            xb = torch.bernoulli(xb, generator=self.noise)
-        loss = self.model.loss(xb, beta=self.betas[-1], generator=self.noise)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.total.backward()
-        self.optimizer.step()
-        row = torch.stack([loss.total.detach(), *(p.detach() for p in loss.parts.values())]) * len(index)
-        if self.sums is None:
-            self.sums, self.names = row, ["total", *loss.parts]
-        else:
-            self.sums = self.sums + row
+        row, self.names = train_step(self.model, self.optimizer, self.x_train, None, index, beta=self.betas[-1],
+                                     binarize=self.likelihood == "bernoulli", generator=self.noise)
+        self.sums = row if self.sums is None else self.sums + row
         self.step += 1
 
     def _end_epoch(self) -> bool:
@@ -477,7 +459,7 @@ class Playground:
         if not isinstance(warmup, (bool, np.bool_)):
             raise TypeError(f"warmup must be True or False, got {type(warmup).__name__} {warmup!r}")
         self._data = (x_train, x_test, y_test)
-        self._fixed = {"generator": _seed_from(generator), "device": device}
+        self._fixed = {"generator": seed_from("generator", generator), "device": device}
         self.run = TrainingRun(x_train, x_test, y_test, latent_dim=latent_dim, likelihood=likelihood, beta=beta,
                                warmup_epochs=WARMUP_EPOCHS if warmup else 0, lr=lr, **self._fixed)
         self._lock = threading.RLock()  # one writer at a time for the readout and the figure
