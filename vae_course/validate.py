@@ -20,15 +20,6 @@ def _first_bad(values: np.ndarray, bad: np.ndarray) -> float:
     return float(np.asarray(values)[bad].flat[0])
 
 
-def seed_from(name: str, generator) -> int:
-    """The seed of a run: an int seed as it is (checked), or one drawn from the torch.Generator given."""
-    if isinstance(generator, torch.Generator):
-        return int(torch.randint(0, 2**62, (1,), generator=generator))
-    if generator is None:
-        raise TypeError(f"{name} must be a torch.Generator or an int seed, got None")
-    return int(as_torch_generator(name, generator).initial_seed())
-
-
 def _holds_bool(value) -> bool:
     """True if `value` is a boolean or a container of booleans (nested lists, arrays, tensors)."""
     if isinstance(value, (bool, np.bool_)):
@@ -228,6 +219,15 @@ def as_torch_generator(name: str, value, device: torch.device | str = "cpu") -> 
 
 # ----------------------------------------------------------------------------------------------
 # Booleans, tensors that require grad, callables, flags and empty tensors
+
+
+def seed_from(name: str, generator) -> int:
+    """The seed of a run: an int seed as it is (checked), or one drawn from the torch.Generator given."""
+    if isinstance(generator, torch.Generator):
+        return int(torch.randint(0, 2**62, (1,), generator=generator))
+    if generator is None:
+        raise TypeError(f"{name} must be a torch.Generator or an int seed, got None")
+    return int(as_torch_generator(name, generator).initial_seed())
 
 
 def require_callable(name: str, value):
