@@ -212,3 +212,54 @@ def test_the_diagnostics_refuse_bad_input(stub):
         active_units(model, torch.full_like(x, float("nan")))
     with pytest.raises(TypeError, match="model must be a vae_course latent-variable model with encode"):
         encode_all(nn.Linear(2, 2), x)
+
+
+# ----------------------------------------------------------------------------------------------
+# binomial_interval: the Wilson score interval against scipy and a closed form
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from vae_course.evaluate import binomial_interval  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 100_000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))),
+       st.floats(0.5, 0.999))
+def test_binomial_interval_is_scipys_wilson_interval(counts, confidence):
+    successes, n = counts
+    low, high = binomial_interval(successes, n, confidence)
+    reference = stats.binomtest(successes, n).proportion_ci(confidence_level=confidence, method="wilson")
+    assert low == pytest.approx(reference.low, abs=1e-12) and high == pytest.approx(reference.high, abs=1e-12)
+    assert 0.0 <= low <= successes / n <= high <= 1.0
+
+
+@pytest.mark.parametrize("n", [1, 10, 500, 1000])
+def test_binomial_interval_at_no_success_and_all_successes(n):
+    """At 0 successes the Wilson interval is [0, z^2 / (n + z^2)], and at n it is its mirror image."""
+    z = stats.norm.ppf(0.975)
+    assert binomial_interval(0, n) == (0.0, pytest.approx(z * z / (n + z * z), rel=1e-12))
+    assert binomial_interval(n, n) == (pytest.approx(n / (n + z * z), rel=1e-12), 1.0)
+
+
+def test_binomial_interval_widens_with_confidence_and_narrows_with_n():
+    assert binomial_interval(940, 1000, 0.99)[0] < binomial_interval(940, 1000, 0.95)[0]
+    low_small, high_small = binomial_interval(47, 50)
+    low_large, high_large = binomial_interval(940, 1000)
+    assert high_large - low_large < (high_small - low_small) / 3  # the width shrinks like 1 / sqrt(n)
+
+
+@pytest.mark.parametrize("args, error, message", [
+    ((5, 4), ValueError, r"successes must lie in 0..n = 0..4, got 5"),
+    ((-1, 4), ValueError, r"successes must lie in 0..n = 0..4, got -1"),
+    ((2.0, 4), TypeError, "successes must be an integer count"),
+    ((True, 4), TypeError, "successes must be an integer count"),
+    ((0, 0), ValueError, "n must be a positive integer"),
+    ((1, 4, 1.0), ValueError, r"confidence must be > 0 and < 1, got 1"),
+    ((1, 4, 0.0), ValueError, r"confidence must be > 0 and < 1, got 0"),
+    ((1, 4, float("nan")), ValueError, "confidence must be finite"),
+])
+def test_binomial_interval_refuses_bad_arguments(args, error, message):
+    with pytest.raises(error, match=message):
+        binomial_interval(*args)
