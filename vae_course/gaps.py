@@ -147,21 +147,23 @@ def iwae_bound_at(model: nn.Module, x, mu: torch.Tensor, logvar: torch.Tensor, k
     return torch.cat(values).cpu()
 
 
-def optimize_posteriors(model: nn.Module, x, *, steps: int = 300, lr: float = 0.02, n_samples: int = 10,
+def optimize_posteriors(model: nn.Module, x, *, steps: int = 100, lr: float = 0.02, n_samples: int = 10,
+                        start: tuple[torch.Tensor, torch.Tensor] | None = None,
                         generator: torch.Generator | int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Each image's own Gaussian q(z | x_n) = N(mu_n, diag(exp(logvar_n))), fitted to maximize its ELBO.
 
-    Starts from the encoder's (mu, logvar) and takes `steps` Adam steps (step size lr) on the ELBO estimated
-    with n_samples reparameterized draws per image and the model's closed-form `kl`; the decoder is fixed.
+    Starts from `start` = (mu, logvar), by default the encoder's output, and takes `steps` Adam steps (step
+    size lr) on the ELBO estimated with n_samples reparameterized draws per image and the model's `kl`; the
+    decoder is fixed.
     The objective is the sum of the images' ELBOs, and Adam moves each parameter on its own gradient, so
     this is N separate optimizations run side by side. Returns (mu, logvar), each (N, L), on x's device.
     Evaluate the result with fresh draws (`elbo_at` with another generator).
     """
-    x = _checked(model, x, None, None)
+    x = _checked(model, x, *(start if start is not None else (None, None)))  # start: one row per image
     steps, n_samples = require_positive_int("steps", steps), require_positive_int("n_samples", n_samples)
     lr = require_number("lr", lr, minimum=0.0, strict=True)
     generator = as_torch_generator("generator", generator)
-    mu0, logvar0 = encode_all(model, x)
+    mu0, logvar0 = encode_all(model, x) if start is None else (t.detach().to(x) for t in start)
     mu, logvar = mu0.clone().requires_grad_(True), logvar0.clone().requires_grad_(True)
     optimizer = torch.optim.Adam([mu, logvar], lr=lr)
     with eval_mode(model), torch.enable_grad():
@@ -174,7 +176,7 @@ def optimize_posteriors(model: nn.Module, x, *, steps: int = 300, lr: float = 0.
     return mu.detach(), logvar.detach()
 
 
-def inference_gaps(model: nn.Module, x, *, k: int = 5000, steps: int = 300, lr: float = 0.02,
+def inference_gaps(model: nn.Module, x, *, k: int = 5000, steps: int = 100, lr: float = 0.02,
                    n_samples: int = 10, elbo_samples: int = 1000,
                    generator: torch.Generator | int | None = 0) -> InferenceGaps:
     """The inference gap of each image of x split as above: the encoder's ELBO, the optimized q's ELBO (both

@@ -150,11 +150,12 @@ def _density_grid(log_density, limit: float, n: int) -> np.ndarray:
         return np.exp(log_density(grid).reshape(n, n).double().cpu().numpy())
 
 
-def plot_prior_and_aggregate(panels: dict[str, tuple], limit: float = 4.0, n: int = 201):
+def plot_prior_and_aggregate(panels: dict[str, tuple], limit: float = 4.0, n: int = 161):
     """One row per model: its prior p(z) and its aggregate posterior q(z), as densities over a 2-D latent.
 
     panels: {title: (log_prior, log_aggregate)}, each a function from points (M, 2) float64 to log-densities
-    (M,). The two panels of a row share one colour scale. Returns the figure.
+    (M,). The two panels of a row share one colour scale, which saturates at the 99.5th percentile of the
+    densities (an aggregate posterior of narrow Gaussians has sharp peaks). Returns the figure.
     """
     limit = require_number("limit", limit, minimum=0.0, strict=True)
     n = require_positive_int("n", n)
@@ -163,9 +164,10 @@ def plot_prior_and_aggregate(panels: dict[str, tuple], limit: float = 4.0, n: in
     fig, axes = plt.subplots(len(panels), 2, figsize=(7.6, 3.6 * len(panels)), squeeze=False)
     for row, (title, (log_prior, log_aggregate)) in zip(axes, panels.items()):
         densities = [_density_grid(log_prior, limit, n), _density_grid(log_aggregate, limit, n)]
-        top = max(float(d.max()) for d in densities)
+        top = max(float(np.quantile(d, 0.995)) for d in densities)
         for ax, density, name in zip(row, densities, ["prior p(z)", "aggregate posterior q(z)"]):
             ax.imshow(density, extent=(-limit, limit, -limit, limit), cmap="viridis", vmin=0.0, vmax=top)
+            ax.grid(False)
             ax.set(xlabel="$z_1$", ylabel="$z_2$", title=f"{title}: {name}")
             ax.title.set_fontsize("medium")
     fig.tight_layout()
