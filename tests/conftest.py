@@ -8,7 +8,7 @@ def pytest_terminal_summary(terminalreporter) -> None:
     reasons = set()
     for report in terminalreporter.stats.get("skipped", []):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
-        if "test_browser.py" in report.nodeid and ("chromium" in reason.lower() or "playwright" in reason):
+        if "test_browser" in report.nodeid and ("chromium" in reason.lower() or "playwright" in reason):
             reasons.add(reason.removeprefix("Skipped: "))
     for reason in sorted(reasons):
         terminalreporter.write_sep("!", f"BROWSER TESTS SKIPPED: {reason}", yellow=True, bold=True)

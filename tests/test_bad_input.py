@@ -15,9 +15,11 @@ import torch
 
 matplotlib.use("Agg")
 
-from vae_course import checking, checkpoints, data, evaluate, plots, train, utils, widgets  # noqa: E402
+from vae_course import aggregate, checking, checkpoints, data, diagrams, evaluate, gradients, kl, plots, train, utils, widgets  # noqa: E402
+from vae_course.bimodal import SquaredMeanModel  # noqa: E402
 from vae_course.classifiers import DigitClassifier  # noqa: E402
 from vae_course.conditional import AuxClassifierCVAE, ClassMeanCVAE, ConcatCVAE  # noqa: E402
+from vae_course.toy import LinearGaussian  # noqa: E402
 from vae_course.vae import VAE, GaussianVAE  # noqa: E402
 
 NAN, INF = float("nan"), float("inf")
@@ -128,9 +130,74 @@ def cases():
         ("live_plot", widgets.live_plot, dict(controls={"a": widgets.slider("a", 0.0, 0.0, 1.0, 0.1)}, draw=lambda a: ""),
          "controls", [{}, None, {"a": 3}]),
     ]
+    rows += math_cases()
     for label, fn, good, argument, bads in rows:
         for bad in bads:
             yield pytest.param(fn, good, argument, bad, id=f"{label}-{argument}={_short(bad)}")
+
+
+def math_cases():
+    """The lessons' math: KL divergences, the linear-Gaussian and two-mode models, the gradient estimators."""
+    I2, toy, two_modes = np.eye(2), LinearGaussian(np.ones((3, 2)), np.zeros(3), 1.0), SquaredMeanModel(0.5)
+    x3, q = np.zeros(3), dict(q_mean=np.zeros(2), q_cov=I2)
+    mu, logvar = torch.zeros(2), torch.zeros(2)
+    numbers = [v for v in NUMBER if not isinstance(v, list)]  # where an array of numbers is welcome too
+    positive = numbers + [0.0, -1.0, [1.0, 0.0]]
+    singular = [np.ones((2, 2)), np.array([[1.0, 2.0], [0.0, 1.0]]), np.eye(3), np.array([[1.0, 1 - 1e-15], [1 - 1e-15, 1.0]]),
+                None, [[True, False], [False, True]], "I"]
+    mvn = dict(mu1=[0.0, 0.0], cov1=I2, mu2=[1.0, 0.0], cov2=I2)
+    return [
+        ("kl_discrete", kl.kl_discrete, dict(p=[0.5, 0.5], q=[0.25, 0.75]), "p",
+         [None, "p", [True, False], [0.5, 0.6], [-0.5, 1.5], [], [[0.5, 0.5]], [NAN, 1.0], [0.5, 0.25, 0.25]]),
+        ("kl_normal_1d", kl.kl_normal_1d, dict(mu1=0.0, sigma1=1.0, mu2=0.0, sigma2=1.0), "sigma1", positive),
+        ("kl_normal_1d", kl.kl_normal_1d, dict(mu1=0.0, sigma1=1.0, mu2=0.0, sigma2=1.0), "mu2", numbers),
+        ("normal_logpdf_1d", kl.normal_logpdf_1d, dict(x=0.0, mu=0.0, sigma=1.0), "sigma", positive),
+        ("kl_quadrature", kl.kl_quadrature, dict(log_p=lambda t: -np.log(2.0), log_q=lambda t: -np.log(4.0), lower=0.0, upper=2.0),
+         "log_p", FUNCTION),
+        ("kl_quadrature", kl.kl_quadrature, dict(log_p=lambda t: -np.log(2.0), log_q=lambda t: -np.log(4.0), lower=0.0, upper=2.0),
+         "upper", [0.0, -1.0, NAN, None, "2"]),
+        ("kl_monte_carlo", kl.kl_monte_carlo, dict(sample_p=lambda n, g: g.normal(size=n), log_p=lambda t: -t**2 / 2,
+                                                   log_q=lambda t: -t**2 / 2, n_samples=10), "n_samples", COUNT + [1]),
+        ("kl_monte_carlo", kl.kl_monte_carlo, dict(sample_p=lambda n, g: g.normal(size=n), log_p=lambda t: -t**2 / 2,
+                                                   log_q=lambda t: -t**2 / 2, n_samples=10), "sample_p", FUNCTION),
+        ("kl_normal_1d_monte_carlo", kl.kl_normal_1d_monte_carlo, dict(mu1=0.0, sigma1=1.0, mu2=0.0, sigma2=1.0, n_samples=10),
+         "generator", [-1, "0", 1.5, torch.Generator()]),
+        ("kl_mvn", kl.kl_mvn, mvn, "cov1", singular),
+        ("kl_mvn", kl.kl_mvn, mvn, "mu2", [None, [0.0], [NAN, 0.0], "m", [[0.0, 0.0]]]),
+        ("mvn_logpdf", kl.mvn_logpdf, dict(x=[0.0, 0.0], mu=[0.0, 0.0], cov=I2), "cov", singular),
+        ("mvn_logpdf", kl.mvn_logpdf, dict(x=[0.0, 0.0], mu=[0.0, 0.0], cov=I2), "x", [None, [0.0], [NAN, 0.0]]),
+        ("kl_mvn_monte_carlo", kl.kl_mvn_monte_carlo, dict(mvn, n_samples=10), "n_samples", COUNT + [1]),
+        ("kl_diag_std_normal", kl.kl_diag_std_normal, dict(mu=mu, logvar=logvar), "mu",
+         [None, [0.0, 0.0], torch.zeros(3), torch.tensor([NAN, 0.0]), torch.zeros(2, dtype=torch.long)]),
+        ("kl_uniform", kl.kl_uniform, dict(a1=0.0, b1=1.0, a2=0.0, b2=2.0), "b1", NUMBER + [0.0, -1.0, [1.0, 2.0]]),
+        ("LinearGaussian", LinearGaussian, dict(W=np.ones((3, 2)), b=np.zeros(3), sigma=1.0), "sigma", positive),
+        ("LinearGaussian", LinearGaussian, dict(W=np.ones((3, 2)), b=np.zeros(3), sigma=1.0), "W",
+         [None, np.ones(3), np.ones((3, 0)), [[NAN, 1.0]] * 3, np.ones((3, 2), dtype=bool)]),
+        ("LinearGaussian.elbo", toy.elbo, dict(x=x3, **q), "q_cov", singular),
+        ("LinearGaussian.elbo", toy.elbo, dict(x=x3, **q), "x", [None, np.zeros(2), [NAN, 0.0, 0.0], "x"]),
+        ("LinearGaussian.iwae_bound", toy.iwae_bound, dict(x=x3, k=2, n_repeats=5, **q), "k", COUNT),
+        ("LinearGaussian.beta_loss_minimum", toy.beta_loss_minimum, dict(x=x3, beta=1.0), "beta", positive),
+        ("LinearGaussian.sample", toy.sample, dict(n=3), "n", COUNT),
+        ("pathwise_gradient", gradients.pathwise_gradient, dict(f=lambda z: z.sum(-1), mu=mu, logvar=logvar, n_samples=4), "f", FUNCTION),
+        ("pathwise_gradient", gradients.pathwise_gradient, dict(f=lambda z: z.sum(-1), mu=mu, logvar=logvar, n_samples=4),
+         "n_samples", COUNT),
+        ("score_function_gradient", gradients.score_function_gradient,
+         dict(f=lambda z: z.sum(-1), mu=mu, logvar=logvar, n_samples=4), "baseline", [1, None, "yes"]),
+        ("score_function_gradient", gradients.score_function_gradient,
+         dict(f=lambda z: z.sum(-1), mu=mu, logvar=logvar, n_samples=4), "logvar",
+         [None, torch.zeros(3), torch.tensor([NAN, 0.0]), [0.0, 0.0]]),
+        ("estimator_variance", gradients.estimator_variance,
+         dict(f=lambda z: z.sum(-1), mu=mu, logvar=logvar, n_samples=4, estimator="pathwise"), "estimator", ["paths", None, 3]),
+        ("SquaredMeanModel", SquaredMeanModel, dict(sigma=0.5), "sigma", positive),
+        ("SquaredMeanModel.log_evidence", two_modes.log_evidence, dict(x=2.0), "x", NUMBER),
+        ("SquaredMeanModel.elbo", two_modes.elbo, dict(x=2.0, q_mean=0.0, q_sigma=1.0), "q_mean", numbers),
+        ("SquaredMeanModel.elbo", two_modes.elbo, dict(x=2.0, q_mean=0.0, q_sigma=1.0), "q_sigma", positive),
+        ("SquaredMeanModel.iwae_bound", two_modes.iwae_bound, dict(x=2.0, q_mean=1.0, q_sigma=0.5, k=2, n_repeats=10), "k", COUNT),
+        ("elbo_surgery", aggregate.elbo_surgery, dict(model=small(), x=X), "n_samples", COUNT),
+        ("elbo_surgery", aggregate.elbo_surgery, dict(model=small(), x=X), "x", IMAGES),
+        ("sample_aggregate_posterior", aggregate.sample_aggregate_posterior, dict(model=small(), x=X, n=3), "n", COUNT),
+        ("plot_vae_diagram", diagrams.plot_vae_diagram, dict(), "latent_dim", COUNT),
+    ]
 
 
 def _short(value) -> str:

@@ -49,7 +49,7 @@ def test_check_value_passes_fails_and_names_a_missing_result(capsys):
     assert "kl_bits: correct." in capsys.readouterr().out
     with pytest.raises(AssertionError, match=r"kl_bits is wrong\n  expected: 0.25\n  got:      0.5\n  hint:     bits"):
         checking.check_value("kl_bits", 0.5, 0.25, hint="bits")
-    with pytest.raises(AssertionError, match="assign your result"):
+    with pytest.raises(AssertionError, match="is still None, as the stub left it: replace the stub"):
         checking.check_value("kl_bits", None, 0.25)
     with pytest.raises(AssertionError, match=r"shape is \(3,\), expected \(2,\)"):
         checking.check_value("counts", np.zeros(3), np.zeros(2))
@@ -63,7 +63,7 @@ def test_check_below_passes_fails_with_the_limit_and_refuses_none_nan_and_arrays
         checking.check_below("stderr", torch.tensor(0.02, dtype=torch.float64), 0.0105, hint="square")
     with pytest.raises(AssertionError, match="got:      nan"):
         checking.check_below("stderr", math.nan, 0.0105)
-    with pytest.raises(AssertionError, match="assign your result"):
+    with pytest.raises(AssertionError, match="is still None, as the stub left it: replace the stub"):
         checking.check_below("stderr", None, 0.0105)
     with pytest.raises(AssertionError, match=r"expected one number, got \[0.1, 0.2\]"):
         checking.check_below("stderr", np.array([0.1, 0.2]), 0.0105)
@@ -87,3 +87,14 @@ def test_bad_check_arguments_are_value_errors():
         checking.check_value("x", 1.0, 1.0, atol=float("nan"))
     with pytest.raises(ValueError, match="cases must hold at least one"):
         checking.check_function(abs, abs, [])
+
+
+def test_a_stub_gets_the_replace_the_stub_message_with_the_checks_hint():
+    def stub(x):
+        raise NotImplementedError("Exercise: write the body of f here")
+
+    with pytest.raises(AssertionError, match=r"f\(x=1\): it still raises NotImplementedError.*\n  hint:     square it"):
+        checking.check_function(stub, lambda x: x * x, [(1,)], name="f", hint="square it")
+    for check, args in ((checking.check_value, (1.0,)), (checking.check_below, (1.0,)), (checking.check_shape, ((2,),))):
+        with pytest.raises(AssertionError, match=r"v: it is still None, as the stub left it.*\n  hint:     look"):
+            check("v", None, *args, hint="look")

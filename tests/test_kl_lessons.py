@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate, stats
@@ -36,9 +37,14 @@ def test_mass_outside_the_second_support_gives_infinity(a1, b1, a2, b2):
 
 
 def test_equal_intervals_give_zero_and_the_direction_matters():
-    assert kl_uniform(-1, 1, -1, 1) == 0.0
+    assert kl_uniform(-1, 1, -1, 1) == pytest.approx(0.0, abs=1e-15)
     assert kl_uniform(0, 1, 0, 2) == pytest.approx(np.log(2), rel=1e-15)
     assert kl_uniform(0, 2, 0, 1) == np.inf
+
+
+def test_widths_beyond_float64_do_not_overflow():
+    # [-1e308, 1e308] is 2e308 wide, more than float64 holds: the KL is log(2e308) = 308 log 10 + log 2
+    assert kl_uniform(0, 1, -1e308, 1e308) == pytest.approx(308 * np.log(10) + np.log(2), rel=1e-14)
 
 
 @pytest.mark.parametrize("args, message", [
@@ -48,8 +54,12 @@ def test_equal_intervals_give_zero_and_the_direction_matters():
     ((0.0, np.inf, 0.0, 1.0), "b1 must be finite"),
     ((0.0, 1.0, "x", 1.0), "a2 must be a real number"),
     ((0.0, [1.0, 2.0], 0.0, 1.0), "b1 must be a single number"),
+    ((0.0, 1.0, None, 1.0), "a2 must be a real number"),
+    ((True, 2.0, 0.0, 3.0), "a1 must be a real number or an array of them, not booleans"),
+    ((0.0, 1.0, 0.0, 2 + 0j), "b2 must be real, got a complex value"),
+    ((0.0, torch.tensor(1.0, requires_grad=True), 0.0, 2.0), "b1 must be a number or an array of numbers, got a tensor that requires grad"),
 ])
 def test_kl_uniform_refuses(args, message):
-    error = TypeError if "real number" in message else ValueError
+    error = TypeError if "real" in message or "tensor" in message else ValueError
     with pytest.raises(error, match=message):
         kl_uniform(*args)

@@ -4,6 +4,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.figure  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -50,57 +51,69 @@ def test_set_style_sets_a_modest_dpi():
 def test_covariance_2d_entries():
     cov = plots.covariance_2d(2.0, 0.5, -0.3)
     np.testing.assert_allclose(cov, [[4.0, -0.3], [-0.3, 0.25]], rtol=1e-15)
-    # its correlation is rho, read back by numpy from samples' formula: cov_xy / (sd_x sd_y)
+    # its correlation is rho, read back by numpy from samples' formula: cov_xy / (sigma_x sigma_y)
     assert cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1]) == pytest.approx(-0.3)
 
 
-@pytest.mark.parametrize("args, message", [
-    ((0.0, 1.0, 0.0), "sd_x must be > 0"),
-    ((1.0, -2.0, 0.0), "sd_y must be > 0"),
-    ((1.0, 1.0, 1.0), "rho must lie strictly between -1 and 1"),
-    ((1.0, 1.0, float("nan")), "rho must be finite"),
+@pytest.mark.parametrize("args, error, message", [
+    ((0.0, 1.0, 0.0), ValueError, "sigma_x must be > 0"),
+    ((1.0, -2.0, 0.0), ValueError, "sigma_y must be > 0"),
+    ((1.0, 1.0, 1.0), ValueError, "rho must lie strictly between -1 and 1"),
+    ((1.0, 1.0, float("nan")), ValueError, "rho must be finite"),
+    ((True, 1.0, 0.0), TypeError, "sigma_x must be a real number"),
+    ((1.0, None, 0.0), TypeError, "sigma_y must be a real number"),
+    ((1.0, 1.0, torch.tensor(0.5, requires_grad=True)), TypeError, "rho must be a real number"),
+    ((1.0, 1.0, 0.5j), TypeError, "rho must be a real number"),
 ])
-def test_covariance_2d_refuses(args, message):
-    with pytest.raises(ValueError, match=message):
+def test_covariance_2d_refuses(args, error, message):
+    with pytest.raises(error, match=message):
         plots.covariance_2d(*args)
 
 
 @settings(max_examples=40, deadline=None)
-@given(sd_x=st.floats(0.1, 5), sd_y=st.floats(0.1, 5), rho=st.floats(-0.95, 0.95), n_std=st.floats(0.5, 3),
+@given(sigma_x=st.floats(0.1, 5), sigma_y=st.floats(0.1, 5), rho=st.floats(-0.95, 0.95), n_sigma=st.floats(0.5, 3),
        mx=st.floats(-3, 3), my=st.floats(-3, 3))
-def test_ellipse_points_lie_at_mahalanobis_distance_n_std(sd_x, sd_y, rho, n_std, mx, my):
-    cov = np.array([[sd_x**2, rho * sd_x * sd_y], [rho * sd_x * sd_y, sd_y**2]])
-    points = plots.ellipse_points([mx, my], cov, n_std=n_std, n_points=64)
+def test_ellipse_points_lie_at_mahalanobis_distance_n_sigma(sigma_x, sigma_y, rho, n_sigma, mx, my):
+    cov = np.array([[sigma_x**2, rho * sigma_x * sigma_y], [rho * sigma_x * sigma_y, sigma_y**2]])
+    points = plots.ellipse_points([mx, my], cov, n_sigma=n_sigma, n_points=64)
     diff = points - np.array([mx, my])
     distance2 = np.einsum("ni,ij,nj->n", diff, np.linalg.inv(cov), diff)  # an independent route: the inverse
-    np.testing.assert_allclose(distance2, n_std**2, rtol=1e-8)
+    # rho up to 0.95 makes cov up to ~40-conditioned: the inverse's rounding stays far below 1e-8
+    np.testing.assert_allclose(distance2, n_sigma**2, rtol=1e-8)
 
 
 def test_ellipse_is_closed_and_encloses_the_right_area():
     cov = plots.covariance_2d(1.5, 0.4, 0.6)
-    points = plots.ellipse_points([0.3, -1.0], cov, n_std=2.0, n_points=4001)
+    points = plots.ellipse_points([0.3, -1.0], cov, n_sigma=2.0, n_points=4001)
     assert points.shape == (4001, 2)
     np.testing.assert_allclose(points[0], points[-1], atol=1e-12)
     x, y = points[:, 0], points[:, 1]
     shoelace = 0.5 * abs(np.dot(x[:-1], y[1:]) - np.dot(x[1:], y[:-1]))
-    # an ellipse with semi-axes k sqrt(lambda_i) has area pi k^2 sqrt(det cov)
+    # an ellipse with semi-axes k sqrt(lambda_i) has area pi k^2 sqrt(det cov); the inscribed 4000-gon
+    # falls short by a relative (2 pi / 4000)^2 / 6 = 4e-7
     assert shoelace == pytest.approx(np.pi * 4.0 * np.sqrt(np.linalg.det(cov)), rel=1e-5)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"mu": [0.0, 0.0, 0.0], "cov": np.eye(3)}, r"mu must have shape \(2,\)"),
-    ({"mu": [0.0, 0.0], "cov": [[1.0, 2.0], [2.0, 1.0]]}, "cov must be positive definite"),
-    ({"mu": [0.0, 0.0], "cov": np.eye(2), "n_std": 0.0}, "n_std must be > 0"),
-    ({"mu": [0.0, 0.0], "cov": np.eye(2), "n_points": 0}, "n_points must be a positive integer"),
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"mu": [0.0, 0.0, 0.0], "cov": np.eye(3)}, ValueError, r"mu must have shape \(2,\)"),
+    ({"mu": [0.0, 0.0], "cov": [[1.0, 2.0], [2.0, 1.0]]}, ValueError, "cov must be positive definite"),
+    ({"mu": [0.0, 0.0], "cov": np.eye(2), "n_sigma": 0.0}, ValueError, "n_sigma must be > 0"),
+    ({"mu": [0.0, 0.0], "cov": np.eye(2), "n_points": 0}, ValueError, "n_points must be a positive integer"),
+    ({"mu": [0.0, 0.0], "cov": np.eye(2), "n_points": 2}, ValueError, "n_points must be >= 3"),
+    ({"mu": [0.0, 0.0], "cov": np.eye(2), "n_points": 10.0}, TypeError, "n_points must be a positive integer"),
+    ({"mu": [0.0, 0.0], "cov": np.eye(2), "n_sigma": True}, TypeError, "n_sigma must be a real number"),
+    ({"mu": [True, False], "cov": np.eye(2)}, TypeError, "mu must be .* not booleans"),
+    ({"mu": None, "cov": np.eye(2)}, TypeError, "mu must be a real number"),
 ])
-def test_ellipse_points_refuses(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+def test_ellipse_points_refuses(kwargs, error, message):
+    with pytest.raises(error, match=message):
         plots.ellipse_points(**kwargs)
 
 
-def test_plot_gaussian_ellipses_draws_one_curve_per_n_std_and_the_mean():
+def test_plot_gaussian_ellipses_draws_one_curve_per_n_sigma_and_the_mean():
     fig, ax = plt.subplots()
-    plots.plot_gaussian_ellipses(ax, [1.0, 2.0], np.eye(2), n_stds=(1.0, 2.0, 3.0), label="p")
+    returned = plots.plot_gaussian_ellipses([1.0, 2.0], np.eye(2), n_sigmas=(1.0, 2.0, 3.0), label="p", ax=ax)
+    assert returned is fig
     lines = ax.get_lines()
     assert len(lines) == 4  # three contours and the mean marker
     assert {line.get_color() for line in lines} == {lines[0].get_color()}
@@ -109,26 +122,58 @@ def test_plot_gaussian_ellipses_draws_one_curve_per_n_std_and_the_mean():
     assert [h.get_label() for h in ax.get_legend_handles_labels()[0]] == ["p"]
 
 
+def test_plot_gaussian_ellipses_makes_its_own_figure_without_ax():
+    fig = plots.plot_gaussian_ellipses([0.0, 0.0], np.eye(2))
+    assert isinstance(fig, matplotlib.figure.Figure) and len(fig.axes[0].get_lines()) == 3
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"n_sigmas": ()}, ValueError, "n_sigmas must be a non-empty sequence"),
+    ({"n_sigmas": (1.0, -2.0)}, ValueError, "n_sigma must be > 0"),
+    ({"ax": "axis"}, TypeError, "ax must be a matplotlib Axes or None"),
+    ({"mu": plt.subplots()[1]}, TypeError, "mu must be a 2-D mean, got a matplotlib Axes: the axis goes last"),
+    ({"cov": [[1.0, 1.0], [1.0, 1.0]]}, ValueError, "cov must be positive definite"),
+])
+def test_plot_gaussian_ellipses_refuses(kwargs, error, message):
+    args = {"mu": [0.0, 0.0], "cov": np.eye(2)} | kwargs
+    with pytest.raises(error, match=message):
+        plots.plot_gaussian_ellipses(**args)
+
+
 # ---------------------------------------------------------------------------------------------
 # plot_discrete_pair
 
 
 def test_plot_discrete_pair_bar_heights_are_the_probabilities():
     p, q = [0.1, 0.2, 0.7], [0.3, 0.3, 0.4]
-    ax = plots.plot_discrete_pair(p, q, labels=["a", "b", "c"])
+    fig = plots.plot_discrete_pair(p, q, labels=["a", "b", "c"])
+    assert isinstance(fig, matplotlib.figure.Figure)
+    ax = fig.axes[0]
     heights = [patch.get_height() for patch in ax.patches]
     np.testing.assert_allclose(heights, p + q)
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
 
 
-@pytest.mark.parametrize("p, q, labels, message", [
-    ([0.5, 0.5], [1.0], None, "p and q must be 1-D vectors of the same length"),
-    ([0.5, 0.5], [0.5, 0.5], ["one"], "labels must have 2 entries"),
-    ([0.5, np.nan], [0.5, 0.5], None, "p must be finite"),
+def test_plot_discrete_pair_draws_on_a_given_axis():
+    fig, (left, right) = plt.subplots(1, 2)
+    assert plots.plot_discrete_pair([0.5, 0.5], [0.2, 0.8], ax=right) is fig
+    assert len(right.patches) == 4 and len(left.patches) == 0
+
+
+@pytest.mark.parametrize("p, q, kwargs, error, message", [
+    ([0.5, 0.5], [1.0], {}, ValueError, "p and q must be 1-D vectors of the same length"),
+    ([0.5, 0.5], [0.5, 0.5], {"labels": ["one"]}, ValueError, "labels must have 2 entries"),
+    ([0.5, np.nan], [0.5, 0.5], {}, ValueError, "p must be finite"),
+    ([], [], {}, ValueError, "p must be a non-empty 1-D probability vector"),
+    ([0.5, 0.6], [0.5, 0.5], {}, ValueError, "p must sum to 1"),
+    ([0.5, 0.5], [1.5, -0.5], {}, ValueError, "q must have no negative entries"),
+    ([True, False], [0.5, 0.5], {}, TypeError, "p must be .* not booleans"),
+    ([0.5, 0.5], [0.5, 0.5], {"names": "pq"}, ValueError, "names must hold two legend entries"),
+    ([0.5, 0.5], [0.5, 0.5], {"ax": 3}, TypeError, "ax must be a matplotlib Axes or None"),
 ])
-def test_plot_discrete_pair_refuses(p, q, labels, message):
-    with pytest.raises(ValueError, match=message):
-        plots.plot_discrete_pair(p, q, labels=labels)
+def test_plot_discrete_pair_refuses(p, q, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        plots.plot_discrete_pair(p, q, **kwargs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -145,7 +190,7 @@ def test_plot_normal_kl_1d_draws_the_densities_and_both_kl_curves():
     # middle: KL as mu1 moves; right: KL as sigma1 moves; both directions, against torch.distributions
     pq, qp, marks = ax_mu.get_lines()
     grid = pq.get_xdata()
-    assert (grid[0], grid[-1]) == (-2, 2)
+    assert (grid[0], grid[-1]) == (-2, 2)  # linspace returns its end points exactly
     np.testing.assert_allclose(pq.get_ydata(), torch_normal_kl(grid, sigma1, mu2, sigma2), rtol=1e-12)
     np.testing.assert_allclose(qp.get_ydata(), torch_normal_kl(mu2, sigma2, grid, sigma1), rtol=1e-12)
     np.testing.assert_allclose(marks.get_ydata(), [torch_normal_kl(mu1, sigma1, mu2, sigma2),
@@ -158,15 +203,26 @@ def test_plot_normal_kl_1d_draws_the_densities_and_both_kl_curves():
     np.testing.assert_allclose(marks.get_xdata(), [sigma1, sigma1])
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"sigma1": -1.0}, "sigma1 must be > 0"),
-    ({"sigma2": 0.0}, "sigma2 must be > 0"),
-    ({"mu1_range": (2.0, -2.0)}, "mu1_range must be"),
-    ({"sigma1_range": (0.0, 2.0)}, "sigma1_range must lie above 0"),
+def test_plot_normal_kl_1d_draws_a_kl_beyond_float64():
+    # KL(p || q) = 5e1199 is inf in float64: the figure is still drawn, with a finite axis
+    fig = plots.plot_normal_kl_1d(0.0, 1e300, 0.0, 1e-300, mu1_range=(-1, 1), sigma1_range=(0.5, 2))
+    assert all(np.isfinite(ax.get_ylim()).all() for ax in fig.axes)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"sigma1": -1.0}, ValueError, "sigma1 must be > 0"),
+    ({"sigma2": 0.0}, ValueError, "sigma2 must be > 0"),
+    ({"mu1": [0.0, 1.0]}, TypeError, "mu1 must be a real number"),
+    ({"mu2": True}, TypeError, "mu2 must be a real number"),
+    ({"sigma1": torch.tensor(1.0, requires_grad=True)}, TypeError, "sigma1 must be a real number"),
+    ({"mu1_range": (2.0, -2.0)}, ValueError, "mu1_range must be"),
+    ({"mu1_range": (-2.0, 0.0, 2.0)}, ValueError, r"mu1_range must be \(low, high\)"),
+    ({"mu1_range": (False, True)}, TypeError, "mu1_range must be .* not booleans"),
+    ({"sigma1_range": (0.0, 2.0)}, ValueError, "sigma1_range must lie above 0"),
 ])
-def test_plot_normal_kl_1d_refuses(kwargs, message):
+def test_plot_normal_kl_1d_refuses(kwargs, error, message):
     args = {"mu1": 0.0, "sigma1": 1.0, "mu2": 0.0, "sigma2": 1.0} | kwargs
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(error, match=message):
         plots.plot_normal_kl_1d(**args)
 
 
@@ -175,9 +231,9 @@ def test_plot_normal_kl_1d_refuses(kwargs, message):
 
 
 def test_plot_mvn_kl_2d_draws_ellipses_and_the_kl_against_rho():
-    mu1, sd1, rho1 = [0.5, -0.2], [1.2, 0.6], 0.4
+    mu1, sigma1, rho1 = [0.5, -0.2], [1.2, 0.6], 0.4
     mu2, cov2 = [0.0, 1.0], np.array([[1.0, 0.5], [0.5, 2.0]])
-    fig = plots.plot_mvn_kl_2d(mu1, sd1, rho1, mu2, cov2, rho_range=(-0.9, 0.9), xy_limit=3)
+    fig = plots.plot_mvn_kl_2d(mu1, sigma1, rho1, mu2, cov2, rho_range=(-0.9, 0.9), xy_limit=3)
     ax_xy, ax_rho = fig.axes
     assert ax_xy.get_xlim() == (-3, 3) and ax_xy.get_ylim() == (-3, 3)
     assert len(ax_xy.get_lines()) == 6  # two contours and a mean marker for each of p and q
@@ -185,7 +241,7 @@ def test_plot_mvn_kl_2d_draws_ellipses_and_the_kl_against_rho():
     rhos = pq.get_xdata()
     assert (rhos[0], rhos[-1]) == (-0.9, 0.9)
     for i in [0, 30, 60, 120]:
-        cov1 = np.array([[sd1[0] ** 2, rhos[i] * sd1[0] * sd1[1]], [rhos[i] * sd1[0] * sd1[1], sd1[1] ** 2]])
+        cov1 = np.array([[sigma1[0] ** 2, rhos[i] * sigma1[0] * sigma1[1]], [rhos[i] * sigma1[0] * sigma1[1], sigma1[1] ** 2]])
         assert pq.get_ydata()[i] == pytest.approx(torch_mvn_kl(mu1, cov1, mu2, cov2), rel=1e-10)
         assert qp.get_ydata()[i] == pytest.approx(torch_mvn_kl(mu2, cov2, mu1, cov1), rel=1e-10)
     cov1 = np.array([[1.44, rho1 * 0.72], [rho1 * 0.72, 0.36]])
@@ -193,17 +249,20 @@ def test_plot_mvn_kl_2d_draws_ellipses_and_the_kl_against_rho():
                                                    torch_mvn_kl(mu2, cov2, mu1, cov1)], rtol=1e-10)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"sd1": [1.0, 1.0, 1.0]}, "sd1 must hold the two standard deviations"),
-    ({"sd1": [1.0, 0.0]}, "sd_y must be > 0"),
-    ({"rho1": -1.0}, "rho must lie strictly between -1 and 1"),
-    ({"cov2": [[1.0, 0.0], [1.0, 1.0]]}, "cov2 must be symmetric"),
-    ({"rho_range": (0.5, 0.5)}, "rho_range must be"),
-    ({"xy_limit": -1.0}, "xy_limit must be > 0"),
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"sigma1": [1.0, 1.0, 1.0]}, ValueError, "sigma1 must hold the two standard deviations"),
+    ({"sigma1": [1.0, 0.0]}, ValueError, "sigma_y must be > 0"),
+    ({"sigma1": [True, True]}, TypeError, "sigma1 must be .* not booleans"),
+    ({"rho1": -1.0}, ValueError, "rho must lie strictly between -1 and 1"),
+    ({"cov2": [[1.0, 0.0], [1.0, 1.0]]}, ValueError, "cov2 must be symmetric"),
+    ({"cov2": [[1.0, 1.0], [1.0, 1.0 + 1e-15]]}, ValueError, "cov2 is singular or too ill-conditioned"),
+    ({"mu2": None}, TypeError, "mu2 must be a real number"),
+    ({"rho_range": (0.5, 0.5)}, ValueError, "rho_range must be"),
+    ({"xy_limit": -1.0}, ValueError, "xy_limit must be > 0"),
 ])
-def test_plot_mvn_kl_2d_refuses(kwargs, message):
-    args = {"mu1": [0.0, 0.0], "sd1": [1.0, 1.0], "rho1": 0.0, "mu2": [0.0, 0.0], "cov2": np.eye(2)} | kwargs
-    with pytest.raises(ValueError, match=message):
+def test_plot_mvn_kl_2d_refuses(kwargs, error, message):
+    args = {"mu1": [0.0, 0.0], "sigma1": [1.0, 1.0], "rho1": 0.0, "mu2": [0.0, 0.0], "cov2": np.eye(2)} | kwargs
+    with pytest.raises(error, match=message):
         plots.plot_mvn_kl_2d(**args)
 
 

@@ -4,6 +4,12 @@ The lessons are found when pytest collects this file (notebooks/NN_*.ipynb), so 
 as soon as it lands. Executing the exercises runs each lesson twice, once per edition, cell by cell in
 the venv's kernel, and records which cells raised. Lessons from 06 on train models and take minutes:
 they are executed only with VAE_COURSE_SLOW=1 (their structure is always tested).
+
+Stubs that help: once a lesson's exercises have the form the stubs need (a function's `def` outside the
+markers, each asked-for value assigned `= None` before them; `teaching.exercise_form_problems`), every check
+run on an untouched stub must say "replace the stub" (with its hint), never NameError. A lesson whose
+exercises are still in the old form is skipped by those tests, and the skip names each exercise and what to
+change. When every lesson is converted, set OLD_FORM_FAILS = True so that a lesson can never slip back.
 """
 
 import asyncio
@@ -21,6 +27,7 @@ import pytest
 from nbclient import NotebookClient
 
 from vae_course import student_edition as se
+from vae_course import teaching
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 LESSONS = se.find_notebooks(NOTEBOOK_DIR)
@@ -28,6 +35,9 @@ FIRST_TRAINING_LESSON = 6
 SLOW = os.environ.get("VAE_COURSE_SLOW") == "1"
 CELL_TIMEOUT_S = 300
 STUB_FAILURE = ("NotImplementedError", "replace the stub")
+STUB_RAISE = 'raise NotImplementedError("Exercise: '
+# False while the lesson owners convert the exercises (the old form skips); True once they all are (it fails).
+OLD_FORM_FAILS = False
 
 
 def lesson_param(path: Path):
@@ -40,25 +50,27 @@ def read(path: Path) -> nbformat.NotebookNode:
     return nbformat.read(path, as_version=4)
 
 
-def exercises(nb: nbformat.NotebookNode) -> list[tuple[int, int]]:
-    """(solution cell, check cell) index pairs: a check is the first code cell after a solution cell."""
-    pairs = []
-    for i, cell in enumerate(nb.cells):
-        if cell.cell_type == "code" and se.has_solution(cell):
-            check = next((j for j in range(i + 1, len(nb.cells)) if nb.cells[j].cell_type == "code"), None)
-            assert check is not None, f"cell {i} holds a solution but no code cell after it checks it"
-            assert not se.has_solution(nb.cells[check]), f"cell {i}'s solution is followed by another solution, not a check"
-            pairs.append((i, check))
-    return pairs
+def exercises(nb: nbformat.NotebookNode, name: str = "lesson") -> list[tuple[int, int]]:
+    """(solution cell, check cell) index pairs of the code exercises (teaching.find_exercises)."""
+    return [(e.solution, e.check) for e in teaching.find_exercises(nb, name) if not e.written]
+
+
+def old_form(nb: nbformat.NotebookNode, name: str) -> None:
+    """Skip (or fail, with OLD_FORM_FAILS) when exercises of the lesson are not yet in the stubs' form."""
+    problems = teaching.exercise_form_problems(nb, name)
+    if problems:
+        message = (f"{len(problems)} exercise problem(s) still in the old form, so their stubs leave names "
+                   "undefined:\n  " + "\n  ".join(problems))
+        (pytest.fail if OLD_FORM_FAILS else pytest.skip)(message)
 
 
 def solution_lines(source: str) -> list[str]:
     """The non-blank lines strictly between the markers."""
     lines, inside = [], False
     for line in source.split("\n"):
-        if se.BEGIN_MARKER in line:
+        if teaching.BEGIN_MARKER in line:
             inside = True
-        elif se.END_MARKER in line:
+        elif teaching.END_MARKER in line:
             inside = False
         elif inside and line.strip():
             lines.append(line)
@@ -116,7 +128,7 @@ def test_edition_is_valid_marked_and_cleared(edition, lesson):
 def test_no_solution_survives(lessons, edition, lesson):
     original, student = read(lessons / lesson.name), read(edition / lesson.name)
     text = "\n".join(cell.source for cell in student.cells)
-    assert se.BEGIN_MARKER not in text and se.END_MARKER not in text
+    assert teaching.BEGIN_MARKER not in text and teaching.END_MARKER not in text
     for solution_index, _ in exercises(original):
         cell = student.cells[solution_index + 1]
         block = solution_lines(original.cells[solution_index].source)
@@ -124,7 +136,7 @@ def test_no_solution_survives(lessons, edition, lesson):
         assert "\n".join(block) not in text, f"{lesson.name} cell {solution_index}: the solution is still there"
         leaked = [line for line in block if line in cell.source.split("\n")]
         assert not leaked, f"{lesson.name} cell {solution_index}: solution lines left in the stub cell: {leaked}"
-        assert se.CODE_STUB in cell.source
+        assert STUB_RAISE in cell.source
 
 
 @pytest.mark.parametrize("lesson", [pytest.param(p, id=p.stem) for p in LESSONS])
@@ -142,12 +154,13 @@ def test_everything_else_is_identical(lessons, edition, lesson):
             continue
         # around the block, the solution cell is unchanged: same lines before BEGIN and after END
         lines, stub_lines = before.source.split("\n"), after.source.split("\n")
-        begin = next(i for i, line in enumerate(lines) if se.BEGIN_MARKER in line)
-        end = next(i for i, line in enumerate(lines) if se.END_MARKER in line)
+        begin = next(i for i, line in enumerate(lines) if teaching.BEGIN_MARKER in line)
+        end = next(i for i, line in enumerate(lines) if teaching.END_MARKER in line)
         indent = lines[begin][: len(lines[begin]) - len(lines[begin].lstrip())]
         assert stub_lines[:begin] == lines[:begin]
-        assert stub_lines[begin] == indent + se.CODE_STUB
-        if before.source.count(se.BEGIN_MARKER) == 1:
+        assert stub_lines[begin] == teaching.stub_line(lines, begin, end)
+        assert stub_lines[begin].startswith(indent + STUB_RAISE)
+        if before.source.count(teaching.BEGIN_MARKER) == 1:
             assert stub_lines[begin + 1:] == lines[end + 1:]
 
 
@@ -236,14 +249,42 @@ def notebook(*cells) -> nbformat.NotebookNode:
     return nb
 
 
-def test_strip_keeps_indentation_and_the_lines_around_the_block():
-    source = "def f(x):\n    ### BEGIN SOLUTION\n    y = x + 1\n    return y\n    ### END SOLUTION\nprint(f)"
-    assert se.strip_solutions(source, "nb") == f"def f(x):\n    {se.CODE_STUB}\nprint(f)"
+def test_strip_keeps_the_def_and_raises_inside_the_body():
+    source = ('def f(x):\n    """Add one."""\n    ### BEGIN SOLUTION\n    y = x + 1\n    return y\n'
+              '    ### END SOLUTION\nprint(f)')
+    stub = 'def f(x):\n    """Add one."""\n    raise NotImplementedError("Exercise: write the body of f here")\nprint(f)'
+    assert se.strip_solutions(source, "nb") == stub
+    namespace: dict = {}
+    exec(stub.replace("print(f)", ""), namespace)  # the stub still defines f, and calling it says what to do
+    with pytest.raises(NotImplementedError, match="write the body of f"):
+        namespace["f"](1)
+
+
+def test_strip_names_the_values_a_top_level_block_must_compute():
+    source = ("b_star = None  # the b < 0.5 with KL = 0.1\nn = None\n### BEGIN SOLUTION\nb_star = 0.29\nn = 4\n"
+              "### END SOLUTION\nprint(b_star)")
+    assert se.strip_solutions(source, "nb") == ("b_star = None  # the b < 0.5 with KL = 0.1\nn = None\n"
+                                                'raise NotImplementedError("Exercise: compute b_star, n here")\n'
+                                                "print(b_star)")
 
 
 def test_strip_handles_two_blocks_and_module_level_assignments():
     source = "### BEGIN SOLUTION\na = 1\n### END SOLUTION\nb = 2\n### BEGIN SOLUTION\nc = 3\n### END SOLUTION"
-    assert se.strip_solutions(source, "nb") == f"{se.CODE_STUB}\nb = 2\n{se.CODE_STUB}"
+    assert se.strip_solutions(source, "nb") == f"{teaching.CODE_STUB}\nb = 2\n{teaching.CODE_STUB}"
+
+
+def test_the_form_check_finds_defs_and_names_the_stub_would_remove():
+    old = notebook("x = 2",
+                   "### BEGIN SOLUTION\ndef f(x):\n    return x\nvalue = f(x)\nhelper = 1\n### END SOLUTION",
+                   "check_function(f, abs, [(1,)])\ncheck_value('value', value, 2)")
+    problems = teaching.exercise_form_problems(old, "03_demo.ipynb")
+    assert len(problems) == 2 and all(p.startswith("03_demo.ipynb exercise 1 (cell 1): ") for p in problems)
+    assert "`def f` is inside the markers" in problems[0] and "`value = None`" in problems[1]
+    new = notebook("x = 2",
+                   "def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION\n"
+                   "value = None  # f(x)\n### BEGIN SOLUTION\nvalue = f(x)\nhelper = 1\n### END SOLUTION",
+                   "check_function(f, abs, [(1,)])\ncheck_value('value', value, 2)")
+    assert teaching.exercise_form_problems(new, "03_demo.ipynb") == []
 
 
 @pytest.mark.parametrize(("source", "problem"), [
@@ -261,7 +302,7 @@ def test_student_notebook_clears_outputs_and_widget_state_and_keeps_the_rest():
     nb = notebook("x = 0", "### BEGIN SOLUTION\ny = 1\n### END SOLUTION", "#md Some *text*.")
     student = se.student_notebook(nb, "03_demo.ipynb")
     assert nb.cells[0].outputs, "the input notebook must not be changed"
-    assert [c.source for c in student.cells[1:]] == ["x = 0", se.CODE_STUB, "Some *text*."]
+    assert [c.source for c in student.cells[1:]] == ["x = 0", teaching.CODE_STUB, "Some *text*."]
     assert all(c.outputs == [] and c.execution_count is None for c in student.cells if c.cell_type == "code")
     assert all(c.metadata == {"tags": ["keep-me"]} for c in student.cells if c.cell_type == "code")
     assert "widgets" not in student.metadata and student.metadata["vae_course"]["edition"] == "student"
@@ -269,7 +310,7 @@ def test_student_notebook_clears_outputs_and_widget_state_and_keeps_the_rest():
 
 def test_markdown_answers_become_a_prompt():
     nb = notebook("#md Why?\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION")
-    assert se.student_notebook(nb, "x.ipynb").cells[1].source == f"Why?\n{se.MARKDOWN_STUB}"
+    assert se.student_notebook(nb, "x.ipynb").cells[1].source == f"Why?\n{teaching.MARKDOWN_STUB}"
 
 
 def test_build_refuses_folders_that_pytest_collects_and_non_empty_folders(tmp_path):
@@ -326,28 +367,63 @@ def test_command_line_builds_and_reports_errors(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# Colab and Binder links
+# The README and the Colab cell
 
 
-def test_links_follow_the_services_url_schemes():
-    url = "https://github.com/ada/vae-course"
-    assert se.colab_url("02_kl_1d_gaussians.ipynb", url) == \
-        "https://colab.research.google.com/github/ada/vae-course/blob/main/notebooks/02_kl_1d_gaussians.ipynb"
-    assert se.binder_url("02_kl_1d_gaussians.ipynb", url, branch="v1") == \
-        "https://mybinder.org/v2/gh/ada/vae-course/v1?labpath=notebooks%2F02_kl_1d_gaussians.ipynb"
-    assert se.colab_url("x.ipynb", url + ".git") == se.colab_url("x.ipynb", url + "/")
-    line = se.badges("00_setup_check.ipynb", url)
-    assert line.count("](https://") == 4 and "colab-badge.svg" in line and "badge_logo.svg" in line
+def test_readme_mentions_the_colab_cell_only_when_the_lessons_have_one(tmp_path):
+    source = tmp_path / "lessons"
+    source.mkdir()
+    nb = notebook("### BEGIN SOLUTION\ny = 1\n### END SOLUTION", "check(y)")
+    nbformat.write(nb, source / "00_demo.ipynb")
+    se.build_student_edition(tmp_path / "plain", source)
+    readme = (tmp_path / "plain" / "README.md").read_text()
+    assert "Colab" not in readme and "make lab" in readme and "replace the stub" in readme
+    teaching.sync_notebook(nb, "00_demo.ipynb")
+    nbformat.write(nb, source / "00_demo.ipynb")
+    se.build_student_edition(tmp_path / "colab", source, repo_url="https://github.com/ada/vae-student")
+    readme = (tmp_path / "colab" / "README.md").read_text()
+    assert "On Google Colab, the first code cell of each lesson installs the package" in readme
+    cell = read(tmp_path / "colab" / "00_demo.ipynb").cells[1]
+    assert teaching.is_colab_cell(cell) and "git+https://github.com/ada/vae-student@main" in cell.source
 
 
-def test_links_need_a_github_repository():
-    with pytest.raises(ValueError, match="repo_url must look like https://github.com/OWNER/REPO"):
-        se.colab_url("x.ipynb", "https://gitlab.com/ada/vae-course")
+# ---------------------------------------------------------------------------------------------
+# Stubs that help: the form of the exercises, and what each check says on its untouched stub
 
 
-def test_colab_install_cell_is_valid_python_that_does_nothing_outside_colab():
-    code = se.colab_install_cell("https://github.com/ada/vae-course")
-    assert "vae-course @ git+https://github.com/ada/vae-course@main" in code
-    namespace: dict = {}
-    exec(compile(code, "install-cell", "exec"), namespace)  # not on Colab: must not install anything
-    assert "subprocess" not in namespace
+@pytest.mark.parametrize("lesson", [pytest.param(p, id=p.stem) for p in LESSONS])
+def test_every_stub_leaves_the_names_its_check_reads(lessons, lesson):
+    old_form(read(lessons / lesson.name), lesson.name)
+
+
+def check_calls_a_hint(source: str) -> bool:
+    return re.search(r"\bhint\s*=", source) is not None
+
+
+@pytest.mark.parametrize("lesson", [lesson_param(p) for p in LESSONS])
+def test_every_check_on_its_stub_says_replace_the_stub(lessons, edition, lesson):
+    original = read(lessons / lesson.name)
+    old_form(original, lesson.name)
+    errors = run(lessons, edition, lesson, "student")[1:]
+    wrong = []
+    for solution, check in exercises(original, lesson.name):
+        error = errors[check]
+        if error is None:
+            wrong.append(f"cell {check}: the check passed on the stub")
+            continue
+        text = describe(error)
+        if error["ename"] != "AssertionError" or "replace the stub" not in text:
+            wrong.append(f"cell {check}: {text[:300]}")
+        elif check_calls_a_hint(original.cells[check].source) and "hint:" not in text:
+            wrong.append(f"cell {check}: says 'replace the stub' without the check's hint: {text[:300]}")
+    assert not wrong, f"{lesson.name}: checks that do not say 'replace the stub' on an untouched stub:\n" + \
+        "\n".join(wrong)
+
+
+def test_an_unreadable_lesson_is_named(tmp_path):
+    source = tmp_path / "lessons"
+    source.mkdir()
+    (source / "02_conflict.ipynb").write_text('<<<<<<< HEAD\n{"cells": []}\n=======\n{}\n>>>>>>> theirs\n')
+    with pytest.raises(ValueError, match=r"02_conflict\.ipynb is not a readable notebook .*merge-conflict markers"):
+        se.build_student_edition(tmp_path / "out", source)
+    assert not (tmp_path / "out").exists()

@@ -19,6 +19,9 @@ import torch
 STUB_HINT = ("it still raises NotImplementedError: replace the stub `raise NotImplementedError(...)` "
              "with your solution, run that cell, then run this check again")
 
+STUB_VALUE_HINT = ("it is still None, as the stub left it: replace the stub `raise NotImplementedError(...)` "
+                   "with your solution, run that cell, then run this check again")
+
 Mistake = tuple[str, Callable[..., Any]]  # (what the learner probably did, a function that does it)
 
 
@@ -95,12 +98,21 @@ def _require_tolerances(rtol: float, atol: float) -> None:
             raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
 
 
-def _call(fn: Callable, args: tuple, call: str) -> Any:
+def _with_hint(message: str, hint: str) -> str:
+    return f"{message}\n  hint:     {hint}" if hint else message
+
+
+def _stub_value(name: str, hint: str) -> AssertionError:
+    """The message for a name that still holds the None the student edition's stub gave it."""
+    return AssertionError(_with_hint(f"{name}: {STUB_VALUE_HINT}", hint))
+
+
+def _call(fn: Callable, args: tuple, call: str, hint: str = "") -> Any:
     """fn(*args), with NotImplementedError and any other error turned into a readable AssertionError."""
     try:
         return fn(*(_copy(a) for a in args))
     except NotImplementedError:
-        raise AssertionError(f"{call}: {STUB_HINT}") from None
+        raise AssertionError(_with_hint(f"{call}: {STUB_HINT}", hint)) from None
     except Exception as error:  # the learner's code failed: say where and with what
         raise AssertionError(f"{call} raised {type(error).__name__}: {error}") from error
 
@@ -147,7 +159,7 @@ def check_function(fn: Callable, reference: Callable, cases: Iterable[tuple], *,
         args = tuple(args)
         shown = ", ".join(f"{n}={_show(a)}" for n, a in zip(arg_names, args))
         call = f"{name}({shown})"
-        got = _call(fn, args, call)
+        got = _call(fn, args, call, hint)
         expected = reference(*(_copy(a) for a in args))
         if _what_is_off(got, expected) or not _close(got, expected, rtol, atol):
             raise _failure(name, shown, expected, got, hint, mistakes, args, rtol, atol)
@@ -178,7 +190,9 @@ def check_value(name: str, value: Any, expected: Any, *, rtol: float = 1e-6, ato
                 hint: str = "") -> None:
     """Check one computed value (a number, an array or a tensor) against an independent `expected`."""
     _require_tolerances(rtol, atol)
-    off = _what_is_off(value, expected) if value is not None else f"{name} is None: assign your result to it"
+    if value is None:
+        raise _stub_value(name, hint)
+    off = _what_is_off(value, expected)
     if off or not _close(value, expected, rtol, atol):
         lines = [f"{name} is wrong", f"  expected: {_show(expected)}", f"  got:      {_show(value)}"]
         if off:
@@ -192,11 +206,11 @@ def check_value(name: str, value: Any, expected: Any, *, rtol: float = 1e-6, ato
 
 def check_below(name: str, value: Any, limit: float, *, hint: str = "") -> None:
     """Check that a computed number (a standard error, a variance, a gap) is below `limit`."""
-    array = _as_numpy(value) if value is not None else None
+    if value is None:
+        raise _stub_value(name, hint)
+    array = _as_numpy(value)
     if array is None or array.size != 1:
-        problem = (f"{name} is None: assign your result to it" if value is None
-                   else f"expected one number, got {_show(value)}")
-        raise AssertionError(f"{name} is wrong\n  problem:  {problem}")
+        raise AssertionError(f"{name} is wrong\n  problem:  expected one number, got {_show(value)}")
     if not float(array) < limit:  # NaN fails too
         lines = [f"{name} is too large", f"  expected: below {_show(float(limit))}",
                  f"  got:      {_show(float(array))}"]
@@ -208,6 +222,8 @@ def check_below(name: str, value: Any, limit: float, *, hint: str = "") -> None:
 
 def check_shape(name: str, value: Any, shape: tuple[int, ...], *, hint: str = "") -> None:
     """Check that an array or a tensor has the given shape (one row per sample, one column per coordinate...)."""
+    if value is None:
+        raise _stub_value(name, hint)
     got = tuple(value.shape) if hasattr(value, "shape") else None
     if got != tuple(shape):
         shown = f"shape {got}" if got is not None else f"{type(value).__name__}, which has no shape"

@@ -5,8 +5,10 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .validate import as_finite_array, as_mean_and_covariance, as_positive_array, broadcast_arrays, require_positive_int
+from .validate import (as_finite_array, as_mean_and_covariance, as_positive_array, as_probability_vector,
+                       broadcast_arrays, require_number, require_positive_int)
 from .kl import kl_mvn, kl_normal_1d, normal_logpdf_1d
+from .toy import LinearGaussian
 
 
 def set_style(dpi: int = 110) -> None:
@@ -25,29 +27,49 @@ def set_style(dpi: int = 110) -> None:
 # The KL lessons (01-03): two distributions side by side, and how their KL moves
 
 
-def plot_discrete_pair(p, q, labels=None, ax=None, names: tuple[str, str] = ("p", "q")):
-    """Two probability vectors as side-by-side bars on one axis; returns the axis."""
-    p, q = as_finite_array("p", p), as_finite_array("q", q)
-    if p.ndim != 1 or p.shape != q.shape:
-        raise ValueError(f"p and q must be 1-D vectors of the same length, got shapes {p.shape} and {q.shape}")
-    if labels is not None and len(labels) != p.size:
-        raise ValueError(f"labels must have {p.size} entries, one per outcome, got {len(labels)}")
+def _axis(ax, figsize: tuple[float, float]):
+    """`ax`, or a new figure's single axis when `ax` is None."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(5, 2.8))
-    x, width = np.arange(p.size), 0.4
-    ax.bar(x - width / 2, p, width, label=names[0])
-    ax.bar(x + width / 2, q, width, label=names[1])
-    ax.set_xticks(x, [str(i) for i in x] if labels is None else [str(v) for v in labels])
-    ax.set_ylabel("probability")
-    ax.legend()
+        _, ax = plt.subplots(figsize=figsize)
+    elif not isinstance(ax, plt.Axes):
+        raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
     return ax
 
 
+def plot_discrete_pair(p, q, labels=None, ax=None, names: tuple[str, str] = ("p", "q")):
+    """Two probability vectors as side-by-side bars on one axis (a new figure if `ax` is None); returns the figure."""
+    p, q = as_probability_vector("p", p), as_probability_vector("q", q)
+    if p.shape != q.shape:
+        raise ValueError(f"p and q must be 1-D vectors of the same length, got shapes {p.shape} and {q.shape}")
+    if labels is not None and len(labels) != p.size:
+        raise ValueError(f"labels must have {p.size} entries, one per outcome, got {len(labels)}")
+    if isinstance(names, str) or len(names) != 2:
+        raise ValueError(f"names must hold two legend entries, one for p and one for q, got {names!r}")
+    ax = _axis(ax, (5.5, 3.0))
+    x, width = np.arange(p.size), 0.4
+    ax.bar(x - width / 2, p, width, label=str(names[0]))
+    ax.bar(x + width / 2, q, width, label=str(names[1]))
+    ax.set_xticks(x, [str(i) for i in x] if labels is None else [str(v) for v in labels])
+    ax.set(xlabel="outcome", ylabel="probability")
+    ax.legend()
+    return ax.figure
+
+
 def _check_range(name: str, value) -> tuple[float, float]:
-    lo, hi = (float(v) for v in as_finite_array(name, value).reshape(-1))
-    if not lo < hi:
-        raise ValueError(f"{name} must be (low, high) with low < high, got ({lo}, {hi})")
-    return lo, hi
+    array = as_finite_array(name, value).reshape(-1)
+    if array.size != 2 or not array[0] < array[1]:
+        raise ValueError(f"{name} must be (low, high) with low < high, got {value!r}")
+    return float(array[0]), float(array[1])
+
+
+def _positive(name: str, value) -> float:
+    return require_number(name, value, minimum=0.0, strict=True)
+
+
+def _kl_top(*values: float) -> float:
+    # the top of a KL axis: room above the marked points, which may be inf (a KL beyond float64)
+    finite = [v for v in values if np.isfinite(v)]
+    return max([1.0] + [1.5 * v for v in finite])
 
 
 def plot_normal_kl_1d(mu1: float, sigma1: float, mu2: float, sigma2: float,
@@ -57,12 +79,14 @@ def plot_normal_kl_1d(mu1: float, sigma1: float, mu2: float, sigma2: float,
     Left: both densities. Middle and right: KL(p || q) and KL(q || p) as mu1, then sigma1, move over
     their range with the other arguments held, the current point marked.
     """
+    mu1, mu2 = require_number("mu1", mu1), require_number("mu2", mu2)
+    sigma1, sigma2 = _positive("sigma1", sigma1), _positive("sigma2", sigma2)
     kl_pq, kl_qp = kl_normal_1d(mu1, sigma1, mu2, sigma2), kl_normal_1d(mu2, sigma2, mu1, sigma1)
     mu_lo, mu_hi = _check_range("mu1_range", mu1_range)
     sigma_lo, sigma_hi = _check_range("sigma1_range", sigma1_range)
     if sigma_lo <= 0:
         raise ValueError(f"sigma1_range must lie above 0, got ({sigma_lo}, {sigma_hi})")
-    fig, (ax_pdf, ax_mu, ax_sigma) = plt.subplots(1, 3, figsize=(10.5, 3.2))
+    fig, (ax_pdf, ax_mu, ax_sigma) = plt.subplots(1, 3, figsize=(11, 3.4))
     x = np.linspace(min(mu1 - 4 * sigma1, mu2 - 4 * sigma2), max(mu1 + 4 * sigma1, mu2 + 4 * sigma2), 400)
     for mu, sigma, name in ((mu1, sigma1, "p"), (mu2, sigma2, "q")):
         density = np.exp(normal_logpdf_1d(x, mu, sigma))
@@ -72,82 +96,92 @@ def plot_normal_kl_1d(mu1: float, sigma1: float, mu2: float, sigma2: float,
     ax_pdf.legend(fontsize="small")
     mu_grid, sigma_grid = np.linspace(mu_lo, mu_hi, 201), np.linspace(sigma_lo, sigma_hi, 201)
     curves = ((ax_mu, mu_grid, mu1, kl_normal_1d(mu_grid, sigma1, mu2, sigma2),
-               kl_normal_1d(mu2, sigma2, mu_grid, sigma1), r"$\mu_1$"),
+               kl_normal_1d(mu2, sigma2, mu_grid, sigma1), r"$\mu_1$ (mean of p)"),
               (ax_sigma, sigma_grid, sigma1, kl_normal_1d(mu1, sigma_grid, mu2, sigma2),
-               kl_normal_1d(mu2, sigma2, mu1, sigma_grid), r"$\sigma_1$"))
+               kl_normal_1d(mu2, sigma2, mu1, sigma_grid), r"$\sigma_1$ (standard deviation of p)"))
     for ax, grid, now, pq, qp, xlabel in curves:
         ax.plot(grid, pq, label="KL(p || q)")
         ax.plot(grid, qp, label="KL(q || p)")
         ax.plot([now, now], [kl_pq, kl_qp], "ko", ms=4)
-        ax.set(xlabel=xlabel, ylabel="KL (nats)", ylim=(0, max(1.0, 1.5 * max(kl_pq, kl_qp))))
+        ax.set(xlabel=xlabel, ylabel="KL (nats)", ylim=(0, _kl_top(kl_pq, kl_qp)))
     ax_mu.legend(fontsize="small")
     fig.tight_layout()
     return fig
 
 
-def covariance_2d(sd_x: float, sd_y: float, rho: float) -> np.ndarray:
-    """[[sd_x^2, rho sd_x sd_y], [rho sd_x sd_y, sd_y^2]]: a 2-D covariance from two sds and a correlation."""
-    sd_x, sd_y = float(as_positive_array("sd_x", sd_x)), float(as_positive_array("sd_y", sd_y))
-    rho = float(as_finite_array("rho", rho))
+def covariance_2d(sigma_x: float, sigma_y: float, rho: float) -> np.ndarray:
+    """[[sigma_x^2, rho sigma_x sigma_y], [rho sigma_x sigma_y, sigma_y^2]]: a 2-D covariance from two standard
+    deviations and a correlation."""
+    sigma_x, sigma_y = _positive("sigma_x", sigma_x), _positive("sigma_y", sigma_y)
+    rho = require_number("rho", rho)
     if not -1.0 < rho < 1.0:
         raise ValueError(f"rho must lie strictly between -1 and 1, got {rho}")
-    return np.array([[sd_x**2, rho * sd_x * sd_y], [rho * sd_x * sd_y, sd_y**2]])
+    return np.array([[sigma_x**2, rho * sigma_x * sigma_y], [rho * sigma_x * sigma_y, sigma_y**2]])
 
 
-def ellipse_points(mu, cov, n_std: float = 1.0, n_points: int = 100) -> np.ndarray:
-    """The n_std-sigma contour of a 2-D Gaussian: points x with (x - mu)^T cov^-1 (x - mu) = n_std^2.
+def ellipse_points(mu, cov, n_sigma: float = 1.0, n_points: int = 100) -> np.ndarray:
+    """The n_sigma contour of a 2-D Gaussian: points x with (x - mu)^T cov^-1 (x - mu) = n_sigma^2.
 
     Returns an array of shape (n_points, 2); the first and last points coincide (a closed curve).
     """
-    mu, cov, chol = as_mean_and_covariance("mu", mu, "cov", cov)
+    mu, cov, chol = as_mean_and_covariance("mu", as_finite_array("mu", mu), "cov", as_finite_array("cov", cov))
     if mu.shape != (2,):
         raise ValueError(f"mu must have shape (2,) for an ellipse in the plane, got {mu.shape}")
-    n_std = float(as_positive_array("n_std", n_std))
+    n_sigma = _positive("n_sigma", n_sigma)
     n_points = require_positive_int("n_points", n_points)
+    if n_points < 3:
+        raise ValueError(f"n_points must be >= 3 to draw a closed curve, got {n_points}")
     t = np.linspace(0.0, 2.0 * np.pi, n_points)
     circle = np.stack([np.cos(t), np.sin(t)])  # (2, n_points), |u| = 1
-    # x = mu + n_std L u with cov = L L^T gives |L^-1 (x - mu)| = |n_std u| = n_std
-    return (mu[:, None] + n_std * chol @ circle).T
+    # x = mu + n_sigma L u with cov = L L^T gives |L^-1 (x - mu)| = |n_sigma u| = n_sigma
+    return (mu[:, None] + n_sigma * chol @ circle).T
 
 
-def plot_gaussian_ellipses(ax, mu, cov, n_stds=(1.0, 2.0), label: str | None = None, color=None):
-    """Draw the 1- and 2-sigma contours (solid, then dashed) of N(mu, cov) and its mean; returns the axis."""
-    for i, n_std in enumerate(n_stds):
-        points = ellipse_points(mu, cov, n_std)
+def plot_gaussian_ellipses(mu, cov, n_sigmas=(1.0, 2.0), label: str | None = None, color=None, ax=None):
+    """Draw the 1- and 2-sigma contours (solid, then dashed) of N(mu, cov) and its mean on one axis (a new
+    figure if `ax` is None); returns the figure."""
+    if isinstance(mu, plt.Axes):  # the axis used to come first
+        raise TypeError("mu must be a 2-D mean, got a matplotlib Axes: the axis goes last, as ax=...")
+    if isinstance(n_sigmas, (str, bytes)) or not hasattr(n_sigmas, "__len__") or len(n_sigmas) == 0:
+        raise ValueError(f"n_sigmas must be a non-empty sequence of contour levels, got {n_sigmas!r}")
+    contours = [ellipse_points(mu, cov, n_sigma) for n_sigma in n_sigmas]  # checks mu, cov and each level first
+    ax = _axis(ax, (4.5, 4.0))
+    for i, points in enumerate(contours):
         (line,) = ax.plot(points[:, 0], points[:, 1], color=color, ls="-" if i == 0 else "--",
                           label=label if i == 0 else None)
         color = line.get_color()
     ax.plot(*np.asarray(mu, dtype=float), "+", color=color, ms=10)
-    return ax
+    return ax.figure
 
 
-def plot_mvn_kl_2d(mu1, sd1, rho1: float, mu2, cov2, rho_range=(-0.95, 0.95), xy_limit: float | None = None):
-    """Lesson 03's figure for p = N(mu1, covariance_2d(*sd1, rho1)) and q = N(mu2, cov2); returns it.
+def plot_mvn_kl_2d(mu1, sigma1, rho1: float, mu2, cov2, rho_range=(-0.95, 0.95), xy_limit: float | None = None):
+    """Lesson 03's figure for p = N(mu1, covariance_2d(*sigma1, rho1)) and q = N(mu2, cov2); returns it.
 
-    Left: 1- and 2-sigma ellipses of p and q. Right: KL(p || q) and KL(q || p) as p's correlation
-    moves over rho_range with everything else held, the current point marked. `xy_limit` fixes the
-    left view to [-xy_limit, xy_limit]^2 (so that it does not jump while a slider moves).
+    `sigma1` holds p's two standard deviations (along x1 and x2). Left: 1- and 2-sigma ellipses of p and
+    q. Right: KL(p || q) and KL(q || p) as p's correlation moves over rho_range with everything else held,
+    the current point marked. `xy_limit` fixes the left view to [-xy_limit, xy_limit]^2 (so that it does
+    not jump while a slider moves).
     """
-    sd1 = as_finite_array("sd1", sd1)
-    if sd1.shape != (2,):
-        raise ValueError(f"sd1 must hold the two standard deviations of p, got shape {sd1.shape}")
-    cov1 = covariance_2d(sd1[0], sd1[1], rho1)
+    sigma1 = as_finite_array("sigma1", sigma1)
+    if sigma1.shape != (2,):
+        raise ValueError(f"sigma1 must hold the two standard deviations of p, got shape {sigma1.shape}")
+    cov1 = covariance_2d(sigma1[0], sigma1[1], rho1)
     kl_pq, kl_qp = kl_mvn(mu1, cov1, mu2, cov2), kl_mvn(mu2, cov2, mu1, cov1)
     lo, hi = _check_range("rho_range", rho_range)
-    fig, (ax_xy, ax_rho) = plt.subplots(1, 2, figsize=(9, 3.8), gridspec_kw={"width_ratios": [1, 1.3]})
-    plot_gaussian_ellipses(ax_xy, mu1, cov1, label="p")
-    plot_gaussian_ellipses(ax_xy, mu2, cov2, label="q")
+    limit = None if xy_limit is None else _positive("xy_limit", xy_limit)
+    fig, (ax_xy, ax_rho) = plt.subplots(1, 2, figsize=(9.5, 4.0), gridspec_kw={"width_ratios": [1, 1.3]})
+    plot_gaussian_ellipses(mu1, cov1, label="p", ax=ax_xy)
+    plot_gaussian_ellipses(mu2, cov2, label="q", ax=ax_xy)
     ax_xy.set(xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
-    if xy_limit is not None:
-        limit = float(as_positive_array("xy_limit", xy_limit))
+    if limit is not None:
         ax_xy.set(xlim=(-limit, limit), ylim=(-limit, limit))
     ax_xy.legend(fontsize="small", loc="upper left")
     rhos = np.linspace(lo, hi, 121)
-    covs = [covariance_2d(sd1[0], sd1[1], r) for r in rhos]
+    covs = [covariance_2d(sigma1[0], sigma1[1], r) for r in rhos]
     ax_rho.plot(rhos, [kl_mvn(mu1, c, mu2, cov2) for c in covs], label="KL(p || q)")
     ax_rho.plot(rhos, [kl_mvn(mu2, cov2, mu1, c) for c in covs], label="KL(q || p)")
     ax_rho.plot([rho1, rho1], [kl_pq, kl_qp], "ko", ms=4)
-    ax_rho.set(xlabel=r"correlation $\rho$ of p", ylabel="KL (nats)", ylim=(0, max(1.0, 1.5 * max(kl_pq, kl_qp))))
+    ax_rho.set(xlabel=r"correlation $\rho$ of p", ylabel="KL (nats)", ylim=(0, _kl_top(kl_pq, kl_qp)))
     ax_rho.legend(fontsize="small")
     fig.tight_layout()
     return fig
@@ -157,36 +191,39 @@ def plot_mvn_kl_2d(mu1, sd1, rho1: float, mu2, cov2, rho_range=(-0.95, 0.95), xy
 # The ELBO and reparameterization lessons (04-05)
 
 
-def plot_elbo_gap_1d(model, x, q_mean: float, q_std: float, mean_range=None):
-    """Lesson 04's figure for a LinearGaussian model with a 1-D latent and q = N(q_mean, q_std^2).
+def plot_elbo_gap_1d(model, x, q_mean: float, q_sigma: float, mean_range=None):
+    """Lesson 04's figure for a LinearGaussian model with a 1-D latent and q = N(q_mean, q_sigma^2).
 
-    Left: the exact posterior p(z | x) and q. Right: the ELBO as q's mean sweeps `mean_range` (q_std
+    Left: the exact posterior p(z | x) and q. Right: the ELBO as q's mean sweeps `mean_range` (q_sigma
     held), under the line log p(x); the gap at the current q is drawn and labelled with its value,
     which is KL(q || p(z | x)). `mean_range` defaults to the posterior mean +- 3, which does not move
     with q, so the view stays put while a slider moves. Returns the figure.
     """
+    if not isinstance(model, LinearGaussian):
+        raise TypeError(f"model must be a LinearGaussian, got {type(model).__name__}")
     if model.latent_dim != 1:
         raise ValueError(f"model must have a 1-D latent for this figure, got latent_dim={model.latent_dim}")
-    q_mean = float(as_finite_array("q_mean", q_mean))
-    q_std = float(as_positive_array("q_std", q_std))
+    q_mean = require_number("q_mean", q_mean)
+    q_sigma = require_number("q_sigma", q_sigma, minimum=0.0, strict=True)
     post_mean, post_cov = model.posterior(x)
-    post_mean, post_std = float(post_mean[0]), float(post_cov[0, 0]) ** 0.5
+    post_mean, post_sigma = float(post_mean[0]), float(post_cov[0, 0]) ** 0.5
     lo, hi = _check_range("mean_range", (post_mean - 3, post_mean + 3) if mean_range is None else mean_range)
     log_px = model.log_evidence(x)
-    elbo = model.elbo(x, [q_mean], [[q_std**2]])
-    fig, (ax_z, ax_elbo) = plt.subplots(1, 2, figsize=(10, 3.4))
-    z = np.linspace(min(lo, q_mean - 4 * q_std), max(hi, q_mean + 4 * q_std), 400)
-    for mu, sd, name in ((post_mean, post_std, "posterior p(z | x)"), (q_mean, q_std, "q(z)")):
-        density = np.exp(normal_logpdf_1d(z, mu, sd))
+    elbo = model.elbo(x, [q_mean], [[q_sigma**2]])
+    fig, (ax_z, ax_elbo) = plt.subplots(1, 2, figsize=(10, 3.6))
+    z = np.linspace(min(lo, q_mean - 4 * q_sigma), max(hi, q_mean + 4 * q_sigma), 400)
+    for mu, sigma, name in ((post_mean, post_sigma, "posterior p(z | x)"), (q_mean, q_sigma, "q(z)")):
+        density = np.exp(normal_logpdf_1d(z, mu, sigma))
         ax_z.fill_between(z, density, alpha=0.25)
-        ax_z.plot(z, density, label=f"{name} = N({mu:.2f}, {sd:.2f}$^2$)")
+        ax_z.plot(z, density, label=f"{name} = N({mu:.2f}, {sigma:.2f}$^2$)")
     ax_z.set(xlabel="z", ylabel="density", xlim=(lo, hi))
     ax_z.legend(fontsize="small", loc="upper left")
     means = np.linspace(lo, hi, 121)
-    ax_elbo.plot(means, [model.elbo(x, [m], [[q_std**2]]) for m in means], label=f"ELBO, q's sd held at {q_std:.2f}")
+    ax_elbo.plot(means, [model.elbo(x, [m], [[q_sigma**2]]) for m in means],
+                 label=rf"ELBO, q's $\sigma$ held at {q_sigma:.2f}")
     ax_elbo.axhline(log_px, color="k", lw=1, label=f"log p(x) = {log_px:.3f}")
     ax_elbo.plot([q_mean, q_mean], [elbo, log_px], color="C3", lw=2,
-                 label=f"gap = KL(q || p(z|x)) = {log_px - elbo:.3f}")
+                 label=rf"gap = KL(q $\|$ p(z|x)) = {log_px - elbo:.3f}")
     ax_elbo.plot(q_mean, elbo, "o", color="C3", ms=5)
     ax_elbo.set(xlabel="mean of q", ylabel="nats", xlim=(lo, hi), ylim=(min(elbo, log_px - 4) - 0.5, log_px + 1))
     ax_elbo.legend(fontsize="small", loc="lower center")
@@ -194,38 +231,75 @@ def plot_elbo_gap_1d(model, x, q_mean: float, q_std: float, mean_range=None):
     return fig
 
 
-def plot_iwae_bounds(ks, means, stderrs, log_evidence: float, ax=None):
-    """The importance-weighted bound against k (log axis) with +-2 standard errors, under log p(x); returns the axis."""
+def _figure_and_axis(ax, figsize: tuple[float, float]):
+    """The axis to draw on (a new figure's when `ax` is None) and its figure."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+        return fig, ax
+    return ax.figure, ax
+
+
+def plot_iwae_bounds(ks, means, stderrs, log_evidence: float, elbo: float | None = None, ax=None):
+    """The importance-weighted bound against k (log axis) with +-2 standard errors, under log p(x).
+
+    With `elbo`, a dashed line marks the ELBO (the bound at k = 1). Returns the figure.
+    """
     ks, means, stderrs = broadcast_arrays(ks=as_positive_array("ks", ks), means=as_finite_array("means", means),
                                           stderrs=as_finite_array("stderrs", stderrs))
-    log_evidence = float(as_finite_array("log_evidence", log_evidence))
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5.5, 3.2))
+    if ks.ndim != 1 or ks.size == 0:
+        raise ValueError(f"ks must be a non-empty 1-D sequence, got shape {ks.shape}")
+    log_evidence = require_number("log_evidence", log_evidence)
+    fig, ax = _figure_and_axis(ax, (5.5, 3.4))
     ax.errorbar(ks, means, yerr=2 * stderrs, fmt="o-", ms=4, capsize=3,
                 label=r"IWAE bound $\mathcal{L}_k$ ($\pm$2 s.e.)")
     ax.axhline(log_evidence, color="k", lw=1, label=f"log p(x) = {log_evidence:.3f}")
+    if elbo is not None:
+        elbo = require_number("elbo", elbo)
+        ax.axhline(elbo, color="C1", ls="--", lw=1, label=f"ELBO = {elbo:.3f}")
     ax.set(xscale="log", xlabel="k (importance samples)", ylabel="nats")
     ax.legend(fontsize="small", loc="lower right")
-    return ax
+    return fig
 
 
-def plot_gradient_variance(sample_counts, variances: dict, ax=None):
-    """Measured variance of each gradient estimator against the number of samples, on log-log axes; returns the axis.
+def plot_gradient_variance(sample_counts, variances: dict, stderrs: dict | None = None, exact: dict | None = None,
+                           ax=None):
+    """Variance of each gradient estimator against the number of samples n, on log-log axes; returns the figure.
 
-    `variances` maps an estimator's name to its variances, one per sample count.
+    `variances` maps an estimator's name to its measured variances, one per sample count; `stderrs`
+    (optional) to their standard errors, drawn as +-2 s.e. bars; `exact` (optional) to the exact
+    variances, drawn as lines in the same colour (the measured values are then drawn as points).
     """
     counts = as_positive_array("sample_counts", sample_counts)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5.5, 3.4))
-    for name, values in variances.items():
-        values = as_positive_array(f"variances[{name!r}]", values)
+    if counts.ndim != 1 or counts.size == 0:
+        raise ValueError(f"sample_counts must be a non-empty 1-D sequence, got shape {counts.shape}")
+    if not variances:
+        raise ValueError("variances must name at least one estimator, got an empty mapping")
+
+    def per_count(what: str, name: str, values, check=as_positive_array) -> np.ndarray:
+        values = check(f"{what}[{name!r}]", values)
         if values.shape != counts.shape:
-            raise ValueError(f"variances[{name!r}] must have one value per sample count ({counts.size}), "
+            raise ValueError(f"{what}[{name!r}] must have one value per sample count ({counts.size}), "
                              f"got shape {values.shape}")
-        ax.plot(counts, values, "o-", ms=4, label=name)
+        return values
+
+    for extra, what in ((stderrs, "stderrs"), (exact, "exact")):
+        if extra is not None and set(extra) != set(variances):
+            raise ValueError(f"{what} must have the same estimator names as variances, got {sorted(extra)} "
+                             f"and {sorted(variances)}")
+    fig, ax = _figure_and_axis(ax, (6.0, 3.8))
+    for i, (name, values) in enumerate(variances.items()):
+        values, color = per_count("variances", name, values), f"C{i}"
+        yerr = None if stderrs is None else 2 * per_count("stderrs", name, stderrs[name], as_finite_array)
+        if exact is None:
+            ax.errorbar(counts, values, yerr=yerr, fmt="o-", ms=4, capsize=3, color=color, label=name)
+        else:
+            ax.plot(counts, per_count("exact", name, exact[name]), "-", color=color, lw=1.5, label=f"{name} (exact)")
+            ax.errorbar(counts, values, yerr=yerr, fmt="o", ms=4, capsize=3, color=color)
+    if exact is not None:
+        ax.plot([], [], "o", ms=4, color="0.4", label="measured" + ("" if stderrs is None else r" ($\pm$2 s.e.)"))
     ax.set(xscale="log", yscale="log", xlabel="samples per estimate n", ylabel="variance of the gradient estimate")
     ax.legend(fontsize="small")
-    return ax
+    return fig
 
 
 # ----------------------------------------------------------------------------------------------

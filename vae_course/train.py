@@ -18,11 +18,11 @@ from torch import nn
 from .progress import Progress
 from .utils import eval_mode, model_device
 from .validate import (
-    as_torch_generator,
     require_images,
     require_labels,
     require_number,
     require_positive_int,
+    seed_from,
 )
 
 READ_EVERY = 25  # training steps between two reads of the running numbers (device -> host)
@@ -174,6 +174,26 @@ def evaluate_terms(model: nn.Module, x, y=None, *, beta: float = 1.0, batch_size
 # The training loop
 
 
+def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor | None,
+               index: torch.Tensor, *, beta: float, binarize: bool = False,
+               generator: torch.Generator | None = None) -> tuple[torch.Tensor, list[str]]:
+    """One step of training on the batch x[index]: minimize `model.loss(...).total` with the optimizer.
+
+    binarize: draw the batch as Bernoulli(x) afresh. generator: every random draw of the step (the
+    binarization, the noise of z = mu + sigma * eps); torch's global generator when None. Returns the sums
+    over the batch of the loss and of each part, on the device (no read), and their names.
+    """
+    xb = x.index_select(0, index)
+    if binarize:
+        xb = torch.bernoulli(xb, generator=generator)
+    loss = model.loss(xb, None if y is None else y[index], beta=beta, generator=generator)
+    optimizer.zero_grad(set_to_none=True)
+    loss.total.backward()
+    optimizer.step()
+    row = torch.stack([loss.total.detach(), *(part.detach() for part in loss.parts.values())]) * len(index)
+    return row, ["total", *loss.parts]
+
+
 class _Ledger:
     """The running numbers of one `fit`, kept on the device until `read` fetches them all in one transfer.
 
@@ -256,7 +276,7 @@ def fit(model: nn.Module, x_train, y_train=None, *, epochs: int, batch_size: int
     beta_at = _beta_schedule(beta)
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be a function (epoch, model, history), got {type(callback).__name__}")
-    seed = _seed_of(generator)
+    seed = seed_from("generator", generator)
     x, y = _training_data(model, "x_train", x_train, "y_train", y_train)
     if x_val is None and y_val is not None:
         raise ValueError("y_val was given without x_val")
@@ -279,12 +299,7 @@ def fit(model: nn.Module, x_train, y_train=None, *, epochs: int, batch_size: int
             order = torch.randperm(n, generator=shuffle).to(device)
             for step in range(steps):
                 index = order[step * batch_size:(step + 1) * batch_size]
-                xb = x.index_select(0, index)
-                loss = model.loss(torch.bernoulli(xb) if binarize else xb, None if y is None else y[index], beta=beta_now)
-                optimizer.zero_grad(set_to_none=True)
-                loss.total.backward()
-                optimizer.step()
-                row = torch.stack([loss.total.detach(), *(p.detach() for p in loss.parts.values())]) * len(index)
+                row, names = train_step(model, optimizer, x, y, index, beta=beta_now, binarize=binarize)
                 sums = row if sums is None else sums + row
                 done += 1
                 if done % READ_EVERY == 0:
@@ -294,7 +309,7 @@ def fit(model: nn.Module, x_train, y_train=None, *, epochs: int, batch_size: int
             val_means = None
             if xv is not None:
                 val_means = _loss_sums(model, xv, yv, beta_now, 1000)[1] / len(xv)
-            ledger.end_epoch(epoch, ["total", *loss.parts], sums / n, val_means)
+            ledger.end_epoch(epoch, names, sums / n, val_means)
             if callback is not None:
                 ledger.read()
                 with torch.random.fork_rng(devices=cuda):  # the callback cannot change what training draws next
@@ -303,15 +318,6 @@ def fit(model: nn.Module, x_train, y_train=None, *, epochs: int, batch_size: int
     history.seconds = bar.seconds
     bar.finish(_summary(history, steps, batch_size))
     return history
-
-
-def _seed_of(generator) -> int:
-    """The seed a fit runs from: the int given, or one drawn from the torch.Generator given."""
-    if isinstance(generator, torch.Generator):
-        return int(torch.randint(0, 2**62, (1,), generator=generator))
-    if generator is None:
-        raise TypeError("generator must be a torch.Generator or an int seed, got None")
-    return int(as_torch_generator("generator", generator).initial_seed())
 
 
 def _summary(history: History, steps: int, batch_size: int) -> str:

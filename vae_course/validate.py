@@ -20,16 +20,57 @@ def _first_bad(values: np.ndarray, bad: np.ndarray) -> float:
     return float(np.asarray(values)[bad].flat[0])
 
 
-def as_finite_array(name: str, value) -> np.ndarray:
-    """`value` as a float64 array; ValueError if it is not numeric or holds NaN or inf."""
+def seed_from(name: str, generator) -> int:
+    """The seed of a run: an int seed as it is (checked), or one drawn from the torch.Generator given."""
+    if isinstance(generator, torch.Generator):
+        return int(torch.randint(0, 2**62, (1,), generator=generator))
+    if generator is None:
+        raise TypeError(f"{name} must be a torch.Generator or an int seed, got None")
+    return int(as_torch_generator(name, generator).initial_seed())
+
+
+def _holds_bool(value) -> bool:
+    """True if `value` is a boolean or a container of booleans (nested lists, arrays, tensors)."""
+    if isinstance(value, (bool, np.bool_)):
+        return True
     if isinstance(value, torch.Tensor):
+        return value.dtype == torch.bool
+    if isinstance(value, np.ndarray):
+        return value.dtype == np.bool_ or (value.dtype == object and any(_holds_bool(v) for v in value.flat))
+    if isinstance(value, (list, tuple)):
+        return any(_holds_bool(v) for v in value)
+    return False
+
+
+def _describe(value) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+def as_finite_array(name: str, value) -> np.ndarray:
+    """`value` as a float64 array of finite real numbers.
+
+    TypeError for what is not a real number or an array of them, and for what NumPy would convert
+    silently but wrongly: None, strings, booleans (True is not 1.0 here), complex numbers, and a tensor
+    that requires grad (the result would carry no gradient back to it). ValueError for NaN or inf.
+    """
+    if value is None or isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be a real number or an array of them, got {_describe(value)}")
+    if isinstance(value, torch.Tensor):
+        if value.requires_grad:
+            raise TypeError(f"{name} must be a number or an array of numbers, got a tensor that requires grad "
+                            f"(its gradient would be lost here: pass {name}.detach(), or use a torch function)")
         value = value.detach().cpu().numpy()
+    if _holds_bool(value):
+        raise TypeError(f"{name} must be a real number or an array of them, not booleans, got {_describe(value)}")
     if np.iscomplexobj(value):
         raise TypeError(f"{name} must be real, got a complex value {value!r}")
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number or an array of them, got {value!r}") from None
+        raise TypeError(f"{name} must be a real number or an array of them, got {_describe(value)}") from None
+    if np.asarray(value).dtype.kind in "USO" and np.asarray(value).dtype != object:
+        raise TypeError(f"{name} must be a real number or an array of them, got text {_describe(value)}")
     bad = ~np.isfinite(array)
     if bad.any():
         raise ValueError(f"{name} must be finite, got {_first_bad(array, bad)}")
@@ -55,7 +96,11 @@ def broadcast_arrays(**named: np.ndarray) -> list[np.ndarray]:
 
 
 def as_mean_and_covariance(mu_name: str, mu, cov_name: str, cov) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Check a Gaussian's (mean, covariance) pair; return mu, cov and cov's lower Cholesky factor."""
+    """Check a Gaussian's (mean, covariance) pair; return mu, cov and cov's lower Cholesky factor.
+
+    The covariance must be symmetric, positive definite and resolvable in float64
+    (`require_resolvable_covariance`): a singular or nearly singular one is refused, naming `cov_name`.
+    """
     mu, cov = as_finite_array(mu_name, mu), as_finite_array(cov_name, cov)
     if mu.ndim != 1 or mu.size == 0:
         raise ValueError(f"{mu_name} must be a non-empty 1-D vector, got shape {mu.shape}")
@@ -70,7 +115,9 @@ def as_mean_and_covariance(mu_name: str, mu, cov_name: str, cov) -> tuple[np.nda
         chol = linalg.cholesky(cov, lower=True)
     except linalg.LinAlgError:
         smallest = float(np.linalg.eigvalsh(cov).min())
-        raise ValueError(f"{cov_name} must be positive definite, got smallest eigenvalue {smallest:.3g}") from None
+        raise ValueError(f"{cov_name} must be positive definite, got smallest eigenvalue {smallest:.3g} (a singular "
+                         "covariance has no density)") from None
+    require_resolvable_covariance(cov_name, cov, chol)
     return mu, cov, chol
 
 
@@ -177,3 +224,77 @@ def as_torch_generator(name: str, value, device: torch.device | str = "cpu") -> 
     if not 0 <= value < 2**63:
         raise ValueError(f"{name} must be a seed in [0, 2**63), got {value}")
     return torch.Generator(device=device).manual_seed(int(value))
+
+
+# ----------------------------------------------------------------------------------------------
+# Booleans, tensors that require grad, callables, flags and empty tensors
+
+
+def require_callable(name: str, value):
+    """`value` must be callable (a function of samples); TypeError otherwise, None included."""
+    if not callable(value):
+        raise TypeError(f"{name} must be callable (a function), got {type(value).__name__} {value!r}")
+    return value
+
+
+def require_flag(name: str, value) -> bool:
+    """`value` must be a bool (True or False); 1, 0, 'yes' and None are refused."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
+def require_nonempty_tensor(name: str, value, *, min_dim: int = 1) -> torch.Tensor:
+    """`require_tensor`, and at least one entry."""
+    require_tensor(name, value, min_dim=min_dim)
+    if value.numel() == 0:
+        raise ValueError(f"{name} must not be empty, got shape {tuple(value.shape)}")
+    return value
+
+
+def as_numpy_generator(name: str, value) -> np.random.Generator:
+    """A NumPy generator from `value`: a numpy.random.Generator (used as it is), an int seed >= 0, or None
+    (fresh entropy). Anything else is a TypeError, a negative seed a ValueError."""
+    if value is None or isinstance(value, np.random.Generator):
+        return np.random.default_rng(value)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a numpy.random.Generator, an int seed >= 0 or None, got {_describe(value)}")
+    if value < 0:
+        raise ValueError(f"{name} must be a seed >= 0, got {value}")
+    return np.random.default_rng(int(value))
+
+
+def as_probability_vector(name: str, value, *, atol: float = 1e-9) -> np.ndarray:
+    """`value` as a non-empty 1-D float64 array with entries >= 0 that sum to 1 within `atol`.
+
+    1e-9 is far above the rounding of a sum of float64 probabilities (about n * 1.1e-16 for n entries)
+    and far below what would change a KL visibly.
+    """
+    v = as_finite_array(name, value)
+    if v.ndim != 1 or v.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D probability vector, got shape {v.shape}")
+    if (v < 0).any():
+        raise ValueError(f"{name} must have no negative entries, got {_first_bad(v, v < 0)}")
+    total = float(v.sum())
+    if not abs(total - 1.0) <= atol:
+        raise ValueError(f"{name} must sum to 1 (within {atol:g}), got {total!r}: divide it by its sum")
+    return v
+
+
+def require_resolvable_covariance(name: str, cov: np.ndarray, chol: np.ndarray, *, max_condition: float = 1e12) -> float:
+    """Refuse a covariance whose correlation structure float64 cannot resolve; return its condition number.
+
+    The condition number is that of the correlation matrix D^-1/2 cov D^-1/2 (D = diag(cov)), so that a
+    matrix is not refused for its units (diag(1e-8, 1e8) is exact). Rounding one entry by one step moves
+    quantities such as b^T cov^-1 b by up to about condition * 1.1e-16 relative: 1e-4 at 1e12, the whole
+    answer near 1e16, which is where a singular matrix typically lands once rounded. `chol` is cov's
+    lower Cholesky factor (from `as_mean_and_covariance`, which already refuses a failed factorization).
+    """
+    scaled = chol / np.sqrt(np.diag(cov))[:, None]  # the Cholesky factor of the correlation matrix
+    singular_values = np.linalg.svd(scaled, compute_uv=False)
+    condition = np.inf if singular_values[-1] == 0 else float((singular_values[0] / singular_values[-1]) ** 2)
+    if not condition <= max_condition:
+        raise ValueError(f"{name} is singular or too ill-conditioned for float64: the condition number of its "
+                         f"correlation matrix is {condition:.3g} > {max_condition:.0e}, so rounding alone moves "
+                         "the result (a singular covariance has no density, and its KL is infinite)")
+    return condition
