@@ -40,7 +40,7 @@ def log_likelihood(model: VAE, x: torch.Tensor, z: np.ndarray) -> np.ndarray:
 def log_evidence(model: VAE, x: torch.Tensor) -> float:
     """log p(x) = log integral N(z; 0, 1) p(x | z) dz, by adaptive quadrature."""
     f = lambda t: math.exp(-0.5 * t * t - 0.5 * math.log(2 * math.pi) + float(log_likelihood(model, x, np.array([t]))[0]))
-    return math.log(integrate.quad(f, -12, 12, limit=400, epsabs=0, epsrel=1e-10)[0])
+    return math.log(integrate.quad(f, -12, 12, limit=400, epsabs=0, epsrel=1e-8)[0])
 
 
 def elbo_by_trapezoid(model: VAE, x: torch.Tensor, mu, sigma) -> np.ndarray:
