@@ -329,6 +329,7 @@ def plot_playground(snapshot: Snapshot, fig=None, title: str | None = None):
     Bottom: test digits, their reconstructions and prior samples; each dimension's share of the KL.
     """
     from .plots import PART_TITLES, plot_labelled_grid, plot_latent_scatter
+    from matplotlib.ticker import MaxNLocator
 
     if not isinstance(snapshot, Snapshot):
         raise TypeError(f"snapshot must be a Snapshot (TrainingRun.snapshot()), got {type(snapshot).__name__}")
@@ -345,6 +346,7 @@ def plot_playground(snapshot: Snapshot, fig=None, title: str | None = None):
         ax.plot(epochs, snapshot.history.train.get(key, []), "-", color="C0", label="training digits")
         ax.plot(epochs, snapshot.history.val.get(key, []), "--", color="C1", label="test digits")
         ax.set(xlabel="epoch", ylabel="nats per image", xlim=(0.5, max(5, snapshot.epoch) + 0.5))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.set_title(PART_TITLES[key], fontsize="medium")
         for epoch, text in snapshot.events:
             ax.axvline(epoch - 0.5, color="0.4", ls=":", lw=1)
