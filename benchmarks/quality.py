@@ -10,7 +10,8 @@ notebooks/checkpoints when there) and trains the rest. Every checkpoint found th
 
   ELBO  = mean over digits of E_q[log p(x | z)] - KL(q(z | x) || p(z)), Monte Carlo over 100 z per digit;
   NLL   = -L_k, the importance-weighted bound with k samples per digit (an upper bound on -log p(x)),
-          k = 5000 for lesson 06's VAE (as papers report) and 1000 for the others (the lessons' k).
+          k = 5000 for lesson 06's VAE (as papers report) and 1000 for the others (the lessons' k);
+          also in bits per dimension, NLL / (784 ln 2), the unit of image-model papers.
 
 Target: lesson 06's VAE at NLL <= 100 nats on these digits.
 """
@@ -48,15 +49,21 @@ def not_scored_reason(model) -> str | None:
     return None
 
 
+def bits_per_dim(nats: float, dims: int) -> float:
+    """Nats per image as bits per pixel: divide by the number of pixels and by ln 2."""
+    return nats / (dims * math.log(2))
+
+
 def score(model, x: torch.Tensor, y: torch.Tensor, k: int, elbo_samples: int) -> tuple[str, str, float]:
-    """(ELBO +- se, NLL +- se, NLL) in nats per digit; a conditional model's are those of log p(x | y)."""
+    """(ELBO +- se, NLL +- se (bits/dim), NLL) in nats per digit; a conditional model's are those of log p(x | y)."""
     g = torch.Generator().manual_seed(0)
     conditional = getattr(model, "takes_labels", False)
     labels = {"y": y} if conditional else {}
     e, e_se = mean_se(evaluate.elbo(model, x, n_samples=elbo_samples, generator=g, reduction="none", **labels))
     given = " (log p(x given y))" if conditional else ""
     b, b_se = mean_se(evaluate.iwae_bound(model, x, k, generator=g, reduction="none", **labels))
-    return f"{e:.2f} +- {e_se:.2f}{given}", f"{-b:.2f} +- {b_se:.2f}{given}", -b
+    bits = bits_per_dim(-b, x.shape[1])
+    return f"{e:.2f} +- {e_se:.2f}{given}", f"{-b:.2f} +- {b_se:.2f} = {bits:.4f} bits/dim{given}", -b
 
 
 def describe(model, key: dict) -> tuple[str, str]:

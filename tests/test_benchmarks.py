@@ -82,3 +82,13 @@ def test_each_contender_steps_once_per_batch_of_the_same_images(tmp_path, monkey
     # both report the mean loss per image of the epoch; from the same initial weights they start alike
     # (an untrained decoder pays about 784 log 2 nats per image), so they agree to a few nats
     assert abs(mean_loss - history.train["total"][0]) < 20, (mean_loss, history.train["total"][0])
+
+
+def test_bits_per_dimension_converts_nats_per_image():
+    """One nat is log2(e) bits; per dimension, divide by the pixels. 784 ln 2 nats per image is one bit a pixel."""
+    import math
+
+    from benchmarks.quality import bits_per_dim
+
+    assert bits_per_dim(784 * math.log(2), 784) == pytest.approx(1.0, rel=1e-12)
+    assert bits_per_dim(86.76, 784) == pytest.approx(86.76 * math.log2(math.e) / 784, rel=1e-12)  # Burda et al.'s VAE

@@ -9,7 +9,8 @@ Stubs that help: once a lesson's exercises have the form the stubs need (a funct
 markers, each asked-for value assigned `= None` before them; `teaching.exercise_form_problems`), every check
 run on an untouched stub must say "replace the stub" (with its hint), never NameError. A lesson whose
 exercises are still in the old form is skipped by those tests, and the skip names each exercise and what to
-change. When every lesson is converted, set OLD_FORM_FAILS = True so that a lesson can never slip back.
+change. Every lesson is converted, so OLD_FORM_FAILS is True: an exercise in the old form fails, and a
+lesson can never slip back.
 """
 
 import asyncio
@@ -36,8 +37,8 @@ SLOW = os.environ.get("VAE_COURSE_SLOW") == "1"
 CELL_TIMEOUT_S = 300
 STUB_FAILURE = ("NotImplementedError", "replace the stub")
 STUB_RAISE = 'raise NotImplementedError("Exercise: '
-# False while the lesson owners convert the exercises (the old form skips); True once they all are (it fails).
-OLD_FORM_FAILS = False
+# True: every lesson is in the stubs' form, so an exercise in the old form fails (it skipped while lessons were converted).
+OLD_FORM_FAILS = True
 
 
 def lesson_param(path: Path):
