@@ -73,7 +73,8 @@ def describe(model, key: dict) -> tuple[str, str]:
     extra = ", ".join(f"{k} {v}" for k, v in config.items() if k not in ("input_dim", "hidden_dim", "latent_dim"))
     architecture = f"{type(model).__name__} {shape}" + (f" ({extra})" if extra else "")
     training = [f"{key[k]} epochs" if k == "epochs" else f"{k} {key[k]}" for k in ("epochs", "beta", "lr", "batch_size") if k in key]
-    training.append("dynamic binarization" if key.get("binarize") else "grey levels (BCE)")
+    # keys hold the settings or their repr (lesson 09 stores repr(v)): "False" is a string, and truthy
+    training.append("dynamic binarization" if key.get("binarize") in (True, "True") else "grey levels (BCE)")
     n_train = key.get("n_train")
     training.append(f"{n_train:,} {key.get('source')} digits" if isinstance(n_train, int) else f"{key.get('source')} digits")
     return architecture, ", ".join(training)

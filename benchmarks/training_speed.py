@@ -187,7 +187,7 @@ def time_dataset(data: ImageData, fashion: bool, repeats: int, limit: int | None
         w = min(10 * BATCH, len(x))
         warm = contenders(x[:w], DataLoader(Subset(dataset, range(w)), batch_size=BATCH), clock)
         for run in warm.values():  # warm-up on 10 batches (allocator, thread pool, PIL), not timed
-            run(-1)
+            run(repeats)  # a seed the timed repeats do not use
         runs = contenders(x, loader, clock, epochs_per_call(len(x), images_per_call))
         times = {name: [] for name in runs}
         names = list(runs)
